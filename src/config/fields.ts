@@ -1,0 +1,44 @@
+// zod field types shared by the config schemas of Flip and of every driver.
+import { z } from "zod";
+import { parseDuration } from "../core/duration.js";
+
+function toMs(text: string, ctx: z.RefinementCtx): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: "custom", message: `expected a duration such as 500ms, 30s, 10m or 24h, got "${text}"` });
+    return z.NEVER;
+  }
+  return ms;
+}
+
+/** A duration such as `500ms`, `30s`, `10m`, `24h`; becomes milliseconds. */
+export function duration() {
+  return z.string().transform(toMs);
+}
+
+/** The same, optional in the file, with a default written the way a user would write it. */
+export function durationOr(defaultValue: string) {
+  return z.string().default(defaultValue).transform(toMs);
+}
+
+/** host:port on which Flip listens, e.g. 127.0.0.1:8080 or [::1]:8080 */
+export const listenAddress = z.string().refine((text) => parseListenAddress(text) !== undefined, {
+  message: "expected host:port, e.g. 127.0.0.1:8080",
+});
+
+export function parseListenAddress(text: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text.trim());
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  return { host: (match[1] ?? match[2]) as string, port };
+}
+
+export const port = z.number().int().min(1).max(65535);
+
+/** The name of an app, a slot label or a check: safe in file names and URLs. */
+export const name = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/, "expected letters, digits, '.', '_' or '-' (starting with a letter or digit)");

@@ -1,0 +1,90 @@
+// The whole of flip.yaml as a zod schema. Driver sections come from the registries' schemas so
+// adding a driver never touches this file's logic.
+import { z } from "zod";
+import { parseRule } from "../core/rules.js";
+import { durationOr, listenAddress, name } from "./fields.js";
+import { platformConfigSchema } from "../platforms/schemas.js";
+import { routerConfigSchema } from "../routers/schemas.js";
+
+/** expectStatus: 200, [200, 204], "2xx" */
+const statusMatcher = z.union([
+  z.number().int().min(100).max(599),
+  z.array(z.number().int().min(100).max(599)).min(1),
+  z.string().regex(/^[1-5]xx$/, 'expected a status code, a list of codes, or a class like "2xx"'),
+]);
+
+const httpCheckSchema = z.strictObject({
+  path: z.string().startsWith("/", "expected a path starting with /"),
+  method: z.enum(["GET", "HEAD", "POST"]).default("GET"),
+  expectStatus: statusMatcher.default("2xx"),
+  /** Dotted paths into the JSON body → expected values (strings are templated, e.g. "{version}"). */
+  expectJson: z.record(z.string(), z.unknown()).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+
+const checkSchema = z
+  .strictObject({
+    name,
+    http: httpCheckSchema.optional(),
+    command: z.string().min(1).optional(),
+    timeout: durationOr("10s"),
+    retries: z.number().int().min(0).max(100).default(0),
+    retryDelay: durationOr("1s"),
+  })
+  .superRefine((check, ctx) => {
+    const kinds = [check.http, check.command].filter((k) => k !== undefined).length;
+    if (kinds !== 1) {
+      ctx.addIssue({ code: "custom", message: "a check needs exactly one of `http: { path: ... }` or `command: \"...\"`" });
+    }
+  });
+
+const ruleText = z.string().superRefine((text, ctx) => {
+  const parsed = parseRule(text);
+  if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.error });
+});
+
+const monitorSchema = z.strictObject({
+  duration: durationOr("5m"),
+  interval: durationOr("10s"),
+  minRequests: z.number().int().min(0).default(20),
+  rules: z.array(ruleText).default(["errorRate < 5%"]),
+});
+
+const controlSchema = z.strictObject({
+  listen: listenAddress.default("127.0.0.1:8787"),
+  token: z.string().optional(),
+});
+
+export const configSchema = z.strictObject({
+  app: name,
+  platform: platformConfigSchema,
+  router: routerConfigSchema.prefault({ kind: "builtin" }),
+  checks: z.array(checkSchema).default([]),
+  monitor: monitorSchema.prefault({}),
+  control: controlSchema.prefault({}),
+  /** SQLite file, relative to flip.yaml. */
+  state: z.string().default(".flip/state.db"),
+  /** Folder for replica logs, relative to flip.yaml. */
+  logs: z.string().default(".flip/logs"),
+  /** How long a slot may take to become ready. */
+  readyTimeout: durationOr("60s"),
+  /** How long verify-switch may take. */
+  verifyTimeout: durationOr("30s"),
+});
+
+export type RawConfig = z.output<typeof configSchema>;
+export type CheckConfig = RawConfig["checks"][number];
+export type HttpCheckConfig = NonNullable<CheckConfig["http"]>;
+export type MonitorConfig = RawConfig["monitor"];
+export type StatusMatcher = z.output<typeof statusMatcher>;
+
+/** The config as the rest of Flip sees it: paths absolute, where it came from recorded. */
+export interface FlipConfig extends RawConfig {
+  /** Absolute path of flip.yaml. */
+  file: string;
+  /** Its folder. */
+  dir: string;
+  /** Absolute paths of `state` and `logs`. */
+  statePath: string;
+  logDir: string;
+}

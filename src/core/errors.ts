@@ -1,0 +1,160 @@
+// Every error Flip raises on purpose, each with a stable code (listed in docs/errors.md).
+// A user-facing error says what was wrong, where, and what to do (`hint`).
+// Expected outcomes — a failed smoke check, a breached rule — are data, not errors.
+
+export type ErrorCode =
+  | "FLIP_E_CONFIG"
+  | "FLIP_E_LOCKED"
+  | "FLIP_E_NO_CHECKS"
+  | "FLIP_E_NO_STANDBY"
+  | "FLIP_E_EMPTY_SLOT"
+  | "FLIP_E_UNSUPPORTED"
+  | "FLIP_E_PLATFORM"
+  | "FLIP_E_ROUTER"
+  | "FLIP_E_STORE"
+  | "FLIP_E_TIMEOUT"
+  | "FLIP_E_NOT_FOUND"
+  | "FLIP_E_BAD_REQUEST"
+  | "FLIP_E_UNAUTHORIZED"
+  | "FLIP_E_SERVER_UNREACHABLE"
+  | "FLIP_E_PORT_IN_USE"
+  | "FLIP_E_NOTHING_RUNNING";
+
+export class FlipError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, hint?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = hint;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; hint?: string } {
+    return this.hint === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, hint: this.hint };
+  }
+}
+
+/** One problem in flip.yaml: where (key path and line) and what was expected. */
+export interface ConfigProblem {
+  path: string;
+  line: number | undefined;
+  message: string;
+}
+
+export class ConfigError extends FlipError {
+  readonly file: string;
+  readonly problems: ConfigProblem[];
+
+  constructor(file: string, problems: ConfigProblem[]) {
+    const lines = problems.map((p) => `  ${file}${p.line ? `:${p.line}` : ""}  ${p.path || "(top level)"}: ${p.message}`);
+    super(
+      "FLIP_E_CONFIG",
+      `${file} is not a valid Flip config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`,
+      "Fix the lines above, then run `flip validate` again.",
+    );
+    this.file = file;
+    this.problems = problems;
+  }
+}
+
+export class LockedError extends FlipError {
+  readonly runningId: string;
+  constructor(runningId: string, runningWhat: string) {
+    super(
+      "FLIP_E_LOCKED",
+      `Another deployment is running: ${runningId} (${runningWhat}).`,
+      "Wait for it to finish (`flip status`), or stop it with `flip abort`.",
+    );
+    this.runningId = runningId;
+  }
+}
+
+export class NoChecksError extends FlipError {
+  constructor() {
+    super(
+      "FLIP_E_NO_CHECKS",
+      "No checks are configured, so the new version would get traffic without a single smoke test.",
+      "Add at least one entry under `checks:` in flip.yaml (e.g. `- { name: health, http: { path: /health } }`), or pass --force to switch untested.",
+    );
+  }
+}
+
+export class NoStandbyError extends FlipError {
+  constructor(detail: string) {
+    super("FLIP_E_NO_STANDBY", `Nothing to roll back to: ${detail}.`, "Deploy a version with `flip deploy <version>` instead.");
+  }
+}
+
+export class EmptySlotError extends FlipError {
+  constructor(slot: string, detail = "no version runs there") {
+    super("FLIP_E_EMPTY_SLOT", `Cannot send traffic to ${slot}: ${detail}.`, `Deploy a version to ${slot} first with \`flip deploy <version>\`.`);
+  }
+}
+
+export class UnsupportedError extends FlipError {
+  constructor(what: string, driver: string) {
+    super("FLIP_E_UNSUPPORTED", `${driver} does not support ${what}.`, "Choose a router or platform that lists it in its capabilities.");
+  }
+}
+
+export class PlatformError extends FlipError {
+  constructor(message: string, hint?: string, options?: ErrorOptions) {
+    super("FLIP_E_PLATFORM", message, hint, options);
+  }
+}
+
+export class RouterError extends FlipError {
+  constructor(message: string, hint?: string, options?: ErrorOptions) {
+    super("FLIP_E_ROUTER", message, hint, options);
+  }
+}
+
+export class StoreError extends FlipError {
+  constructor(message: string, hint?: string, options?: ErrorOptions) {
+    super("FLIP_E_STORE", message, hint, options);
+  }
+}
+
+export class TimeoutError extends FlipError {
+  constructor(message: string, hint?: string) {
+    super("FLIP_E_TIMEOUT", message, hint);
+  }
+}
+
+export class NotFoundError extends FlipError {
+  constructor(message: string, hint?: string) {
+    super("FLIP_E_NOT_FOUND", message, hint);
+  }
+}
+
+export class BadRequestError extends FlipError {
+  constructor(message: string, hint?: string) {
+    super("FLIP_E_BAD_REQUEST", message, hint);
+  }
+}
+
+export class PortInUseError extends FlipError {
+  constructor(what: string, address: string) {
+    super(
+      "FLIP_E_PORT_IN_USE",
+      `Cannot listen for ${what} on ${address}: the address is already in use.`,
+      `Stop whatever listens there (\`ss -ltnp | grep ${address.split(":").pop() ?? ""}\`) or pick another address in flip.yaml.`,
+    );
+  }
+}
+
+export class NothingRunningError extends FlipError {
+  constructor(what: string) {
+    super("FLIP_E_NOTHING_RUNNING", `No deployment is running, so there is nothing to ${what}.`, "See `flip status`.");
+  }
+}
+
+/** Turns anything thrown into a one-line message (FlipErrors keep their own text). */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

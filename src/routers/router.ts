@@ -1,0 +1,64 @@
+// The Router interface: how traffic is pointed at a slot. One implementation per folder, chosen by
+// `router.kind` through registry.ts; every implementation passes router.contract.ts.
+import type { Clock } from "../core/clock.js";
+import type { Endpoint, Slot } from "../core/slots.js";
+import type { DriverState } from "../core/state.js";
+import type { Logger } from "../logging.js";
+
+export interface RouterCapabilities {
+  /** Can split traffic by weight between the slots. */
+  weights: boolean;
+  /** Can mirror (shadow) traffic to the idle slot. */
+  mirror: boolean;
+  /** verify() really observes the data plane (not just the control plane). */
+  verify: boolean;
+  /** Sees every request, so it can feed the monitor (the built-in proxy). */
+  traffic: boolean;
+}
+
+export interface RouterContext {
+  app: string;
+  logger: Logger;
+  clock: Clock;
+  /** Persisted across restarts of `flip serve`. */
+  state: DriverState;
+  onEvent?: (event: RouterEvent) => void;
+}
+
+export type RouterEvent =
+  | { type: "switched"; from: Slot | undefined; to: Slot; at: number }
+  | { type: "drained"; slot: Slot; remaining: number; timedOut: boolean }
+  | { type: "listening"; name: string; address: string };
+
+/** Cumulative per-slot counters since the router started (monitor windows are differences). */
+export interface TrafficSnapshot {
+  at: number;
+  requests: number;
+  /** 5xx answers and upstream failures. */
+  errors: number;
+  inFlight: number;
+  /** Bucket counts of core/histogram.ts. */
+  latencyCounts: number[];
+}
+
+export interface TrafficStats {
+  snapshot(slot: Slot): TrafficSnapshot;
+}
+
+export interface Router {
+  readonly kind: string;
+  readonly capabilities: RouterCapabilities;
+  /** Binds listeners / connects. Called after setTargets() for the slots recovered on start. */
+  start(): Promise<void>;
+  /** Tells the router where a slot's replicas are (an empty list empties the slot). */
+  setTargets(slot: Slot, endpoints: Endpoint[]): Promise<void>;
+  /** What the data plane really points at now (after a restart too). */
+  live(): Promise<Slot | undefined>;
+  /** Idempotent; throws EmptySlotError when the slot has nothing to send traffic to. */
+  switchTo(slot: Slot): Promise<void>;
+  /** Resolves once the data plane has converged on `slot`; rejects with TimeoutError otherwise. */
+  verify(slot: Slot, timeoutMs: number): Promise<void>;
+  /** Present when capabilities.traffic is true. */
+  readonly traffic?: TrafficStats;
+  close(): Promise<void>;
+}
