@@ -26,3 +26,10 @@ export interface CheckTarget {
   url: string;
   endpoints: Endpoint[];
 }
+
+/** What one try of one check saw; run-checks turns attempts into a CheckResult (retries, timing). */
+export interface CheckAttempt {
+  ok: boolean;
+  message: string;
+  output?: string;
+}

@@ -2,23 +2,27 @@
 import { z } from "zod";
 import { parseDuration } from "../core/duration.js";
 
-function toMs(text: string, ctx: z.RefinementCtx): number {
-  const ms = parseDuration(text);
+function toMs(text: string | number, ctx: z.RefinementCtx): number {
+  const ms = typeof text === "string" ? parseDuration(text) : undefined;
   if (ms === undefined) {
-    ctx.addIssue({ code: "custom", message: `expected a duration such as 500ms, 30s, 10m or 24h, got "${text}"` });
+    // A bare number (`timeout: 30`) is let through the type check so the answer can name the fix.
+    const got = typeof text === "number" ? `${text}, a number without a unit` : `"${text}"`;
+    ctx.addIssue({ code: "custom", message: `expected a duration such as 500ms, 30s, 10m or 24h, got ${got}` });
     return z.NEVER;
   }
   return ms;
 }
 
+const durationText = z.union([z.string(), z.number()], { error: "expected a duration such as 500ms, 30s, 10m or 24h" });
+
 /** A duration such as `500ms`, `30s`, `10m`, `24h`; becomes milliseconds. */
 export function duration() {
-  return z.string().transform(toMs);
+  return durationText.transform(toMs);
 }
 
 /** The same, optional in the file, with a default written the way a user would write it. */
 export function durationOr(defaultValue: string) {
-  return z.string().default(defaultValue).transform(toMs);
+  return durationText.default(defaultValue).transform(toMs);
 }
 
 /** host:port on which Flip listens, e.g. 127.0.0.1:8080 or [::1]:8080 */

@@ -11,7 +11,7 @@ const statusMatcher = z.union([
   z.number().int().min(100).max(599),
   z.array(z.number().int().min(100).max(599)).min(1),
   z.string().regex(/^[1-5]xx$/, 'expected a status code, a list of codes, or a class like "2xx"'),
-]);
+], { error: 'expected a status code (200), a list of codes ([200, 204]) or a class like "2xx"' });
 
 const httpCheckSchema = z.strictObject({
   path: z.string().startsWith("/", "expected a path starting with /"),

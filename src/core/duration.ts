@@ -20,9 +20,12 @@ export function parseDuration(text: string): number | undefined {
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
-  const minutes = Math.floor(ms / 60_000);
-  const seconds = Math.round((ms % 60_000) / 1000);
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;
+  // Round to whole seconds before splitting, so 119.7s reads "2m", not "1m60s".
+  const totalSeconds = Math.round(ms / 1000);
+  if (totalSeconds < 60) return `${totalSeconds}s`;
+  const minutes = Math.floor(totalSeconds / 60);
+  const seconds = totalSeconds % 60;
   if (minutes < 60) return seconds ? `${minutes}m${seconds}s` : `${minutes}m`;
   const hours = Math.floor(minutes / 60);
   return minutes % 60 ? `${hours}h${minutes % 60}m` : `${hours}h`;

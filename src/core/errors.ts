@@ -18,7 +18,9 @@ export type ErrorCode =
   | "FLIP_E_UNAUTHORIZED"
   | "FLIP_E_SERVER_UNREACHABLE"
   | "FLIP_E_PORT_IN_USE"
-  | "FLIP_E_NOTHING_RUNNING";
+  | "FLIP_E_NOTHING_RUNNING"
+  /** Answered by the control API for an unexpected failure (a bug); the server logs the details. */
+  | "FLIP_E_INTERNAL";
 
 export class FlipError extends Error {
   readonly code: ErrorCode;
@@ -49,12 +51,13 @@ export class ConfigError extends FlipError {
   readonly file: string;
   readonly problems: ConfigProblem[];
 
-  constructor(file: string, problems: ConfigProblem[]) {
+  /** `options` replace the message and hint when the file could not be read at all (e.g. not found). */
+  constructor(file: string, problems: ConfigProblem[], options?: { message?: string; hint?: string }) {
     const lines = problems.map((p) => `  ${file}${p.line ? `:${p.line}` : ""}  ${p.path || "(top level)"}: ${p.message}`);
     super(
       "FLIP_E_CONFIG",
-      `${file} is not a valid Flip config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`,
-      "Fix the lines above, then run `flip validate` again.",
+      options?.message ?? `${file} is not a valid Flip config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`,
+      options?.hint ?? "Fix the lines above, then run `flip validate` again.",
     );
     this.file = file;
     this.problems = problems;
@@ -150,6 +153,22 @@ export class PortInUseError extends FlipError {
 export class NothingRunningError extends FlipError {
   constructor(what: string) {
     super("FLIP_E_NOTHING_RUNNING", `No deployment is running, so there is nothing to ${what}.`, "See `flip status`.");
+  }
+}
+
+export class UnauthorizedError extends FlipError {
+  constructor(reason: string) {
+    super(
+      "FLIP_E_UNAUTHORIZED",
+      `${reason}: changing anything through the Flip API needs the control token.`,
+      "Set FLIP_TOKEN to the value of control.token in flip.yaml, or send `Authorization: Bearer <token>`.",
+    );
+  }
+}
+
+export class ServerUnreachableError extends FlipError {
+  constructor(url: string, reason: string, hint: string, options?: ErrorOptions) {
+    super("FLIP_E_SERVER_UNREACHABLE", `Cannot reach flip serve at ${url} (${reason}).`, hint, options);
   }
 }
 

@@ -32,7 +32,8 @@ export function parseRule(text: string): ParsedRule {
     return { ok: false, error: `cannot read rule "${text}": expected "<metric> <op> <value>", e.g. "errorRate < 5%" or "p99 < 800ms"` };
   }
   const [, metricText, op, numberText, unitText = ""] = match as unknown as [string, string, Operator, string, string | undefined];
-  if (!(metricText in METRIC_UNITS)) {
+  // hasOwn, not `in`: "toString" or "constructor" must be an unknown metric, not a crash.
+  if (!Object.hasOwn(METRIC_UNITS, metricText)) {
     return { ok: false, error: `unknown metric "${metricText}" in rule "${text}": use one of ${Object.keys(METRIC_UNITS).join(", ")}` };
   }
   const metric = metricText as Metric;

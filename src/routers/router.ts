@@ -58,6 +58,8 @@ export interface Router {
   switchTo(slot: Slot): Promise<void>;
   /** Resolves once the data plane has converged on `slot`; rejects with TimeoutError otherwise. */
   verify(slot: Slot, timeoutMs: number): Promise<void>;
+  /** Where the router listens, for routers that listen themselves (the built-in proxy). */
+  listenAddresses?(): { listen?: string; preview?: string };
   /** Present when capabilities.traffic is true. */
   readonly traffic?: TrafficStats;
   close(): Promise<void>;

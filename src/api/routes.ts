@@ -1,0 +1,60 @@
+// The routes of the control API. Each one validates its input, asks the engine, and answers with
+// the engine's view as JSON; none of them touches a driver.
+import type { Hono } from "hono";
+import type { EngineApi } from "../engine/views.js";
+import type { Logger } from "../logging.js";
+import { actorOf, deployBody, emptyBody, readBody, readLimit, requireToken, rollbackBody, switchBody } from "./requests.js";
+import { allEvents, deploymentEvents } from "./streams.js";
+import type { OpenStreams } from "./streams.js";
+
+export interface RouteOptions {
+  engine: EngineApi;
+  token: string | undefined;
+  logger: Logger;
+  streams: OpenStreams;
+  heartbeatMs: number;
+}
+
+const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+export function registerRoutes(app: Hono, options: RouteOptions): void {
+  const { engine, token } = options;
+  const streamOptions = { engine, logger: options.logger, streams: options.streams, heartbeatMs: options.heartbeatMs };
+
+  // Reads are open (the API listens on loopback by default); anything that changes state needs
+  // the token when one is configured. Checked before the body is read.
+  app.use("/api/*", async (c, next) => {
+    if (token !== undefined && !READ_METHODS.has(c.req.method)) requireToken(c, token);
+    await next();
+  });
+
+  app.get("/healthz", (c) => c.json({ ok: true }));
+
+  app.get("/api/status", async (c) => c.json(await engine.status()));
+  app.get("/api/history", (c) => c.json(engine.history(readLimit(c))));
+  app.get("/api/audit", (c) => c.json(engine.auditLog(readLimit(c))));
+  app.get("/api/deployments/:id", (c) => c.json(engine.deployment(c.req.param("id"))));
+  app.get("/api/deployments/:id/events", (c) => deploymentEvents(c, c.req.param("id"), streamOptions));
+  app.get("/api/events", (c) => allEvents(c, streamOptions));
+
+  app.post("/api/deployments", async (c) => {
+    const body = await readBody(c, deployBody);
+    return c.json(await engine.deploy(body.version, { actor: actorOf(c), force: body.force ?? false }), 202);
+  });
+  app.post("/api/switch", async (c) => {
+    const body = await readBody(c, switchBody);
+    return c.json(await engine.switchTo(body.slot, { actor: actorOf(c), force: body.force ?? false }), 202);
+  });
+  app.post("/api/rollback", async (c) => {
+    const body = await readBody(c, rollbackBody);
+    return c.json(await engine.rollback({ actor: actorOf(c), force: body.force ?? false }), 202);
+  });
+  app.post("/api/abort", async (c) => {
+    await readBody(c, emptyBody);
+    return c.json(await engine.abort({ actor: actorOf(c) }), 200);
+  });
+  app.post("/api/promote", async (c) => {
+    await readBody(c, emptyBody);
+    return c.json(await engine.promote({ actor: actorOf(c) }), 200);
+  });
+}

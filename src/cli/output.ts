@@ -1,0 +1,67 @@
+// Small output helpers shared by the commands: colours (node:util styleText, switched off when not
+// wanted), aligned tables that ignore colour codes when measuring, and times as people read them.
+import { styleText } from "node:util";
+import { formatDuration } from "../core/duration.js";
+import type { Outcome } from "../core/phases.js";
+
+type Style = "red" | "green" | "yellow" | "cyan" | "dim" | "bold";
+
+export type Colors = Record<Style, (text: string) => string>;
+
+export function createColors(enabled: boolean): Colors {
+  const style = (format: Style) => (text: string) => (enabled ? styleText(format, text) : text);
+  return { red: style("red"), green: style("green"), yellow: style("yellow"), cyan: style("cyan"), dim: style("dim"), bold: style("bold") };
+}
+
+export const noColors: Colors = createColors(false);
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+/** Printed width of text, not counting colour codes. */
+export function visibleWidth(text: string): number {
+  return [...text.replace(ANSI, "")].length;
+}
+
+/** Columns padded to the widest cell; the last column is not padded (no trailing spaces). */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[], colors: Colors = noColors): string[] {
+  const widths = headers.map((header, column) => Math.max(visibleWidth(header), ...rows.map((row) => visibleWidth(row[column] ?? ""))));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell + " ".repeat((widths[column] ?? 0) - visibleWidth(cell))))
+      .join("  ")
+      .trimEnd();
+  return [colors.dim(line(headers)), ...rows.map(line)];
+}
+
+/** "2024-05-01 14:03:12" in the local time zone: what someone at the terminal expects. */
+export function formatTimestamp(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+export function formatElapsed(ms: number | undefined): string {
+  return ms === undefined ? "" : formatDuration(Math.max(0, ms));
+}
+
+/** An outcome word, coloured by what it means for traffic. */
+export function colorOutcome(outcome: Outcome, colors: Colors): string {
+  switch (outcome) {
+    case "succeeded":
+      return colors.green(outcome);
+    case "aborted":
+      return colors.yellow(outcome);
+    case "rolled-back":
+    case "failed":
+      return colors.red(outcome);
+    case "running":
+      return colors.cyan(outcome);
+  }
+}
+
+/** Shortens text to `max` characters with an ellipsis. */
+export function truncate(text: string, max: number): string {
+  return [...text].length <= max ? text : `${[...text].slice(0, max - 1).join("")}…`;
+}

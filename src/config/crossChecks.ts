@@ -1,0 +1,113 @@
+// Rules that span several keys, checked once the config has the right shape: every listener has an
+// address of its own, the two slots' process ports do not collide, check names are unique.
+// Pure: the validated config in, problems out.
+import type { RawConfig } from "./schema.js";
+import { parseListenAddress } from "./fields.js";
+import { formatPath } from "./source.js";
+import type { KeyPath, PathProblem } from "./source.js";
+
+interface Listener {
+  path: KeyPath;
+  address: string;
+  host: string;
+  port: number;
+  /** Written in flip.yaml, rather than a default. */
+  written: boolean;
+}
+
+/** `written(path)` says whether a key is in the file, so a clash is reported where the user wrote it. */
+export function crossCheck(config: RawConfig, written: (path: KeyPath) => boolean): PathProblem[] {
+  const listeners = listenersOf(config, written);
+  return [...clashingListeners(listeners), ...clashingPorts(config, listeners), ...duplicateCheckNames(config)];
+}
+
+function listenersOf(config: RawConfig, written: (path: KeyPath) => boolean): Listener[] {
+  const addresses: { path: KeyPath; address: string | undefined }[] = [];
+  if (config.router.kind === "builtin") {
+    addresses.push({ path: ["router", "listen"], address: config.router.listen });
+    addresses.push({ path: ["router", "preview"], address: config.router.preview });
+  }
+  addresses.push({ path: ["control", "listen"], address: config.control.listen });
+  return addresses.flatMap(({ path, address }) => {
+    const parsed = address === undefined ? undefined : parseListenAddress(address);
+    return parsed && address !== undefined ? [{ path, address, host: normalHost(parsed.host), port: parsed.port, written: written(path) }] : [];
+  });
+}
+
+function normalHost(host: string): string {
+  const lower = host.toLowerCase();
+  return lower === "localhost" ? "127.0.0.1" : lower;
+}
+
+const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "*"]);
+
+/**
+ * Two listeners clash on the same port when their hosts are equal or either listens everywhere.
+ * Port 0 asks the system for a free port each time (tests use it), so it never clashes.
+ */
+function sameAddress(a: Listener, b: Listener): boolean {
+  if (a.port === 0 || b.port === 0) return false;
+  return a.port === b.port && (a.host === b.host || WILDCARD_HOSTS.has(a.host) || WILDCARD_HOSTS.has(b.host));
+}
+
+function clashingListeners(listeners: readonly Listener[]): PathProblem[] {
+  const problems: PathProblem[] = [];
+  listeners.forEach((later, index) => {
+    const earlier = listeners.slice(0, index).find((other) => sameAddress(other, later));
+    if (!earlier) return;
+    // Point at a key the user wrote: a default cannot be "fixed" where it is not written.
+    const [reported, other] = later.written || !earlier.written ? [later, earlier] : [earlier, later];
+    problems.push({
+      path: reported.path,
+      message:
+        `${reported.address} is also ${formatPath(other.path)}${other.written ? "" : " (its default)"}: ` +
+        "router.listen, router.preview and control.listen need three different addresses",
+    });
+  });
+  return problems;
+}
+
+function clashingPorts(config: RawConfig, listeners: readonly Listener[]): PathProblem[] {
+  const platform = config.platform;
+  if (platform.kind !== "process" || !platform.ports) return [];
+  const replicas = platform.replicas;
+  const ranges = (["blue", "green"] as const).map((slot) => {
+    const first = platform.ports?.[slot] as number;
+    return { slot, path: ["platform", "ports", slot] as KeyPath, first, last: first + replicas - 1 };
+  });
+  const problems: PathProblem[] = [];
+  for (const range of ranges) {
+    if (range.last > 65535) {
+      problems.push({ path: range.path, message: `${describeRange(range)} for ${replicas} replicas go past 65535; pick a lower base port` });
+    }
+    for (const listener of listeners) {
+      if (listener.port >= range.first && listener.port <= range.last) {
+        const where = range.first === range.last ? "is" : `include ${listener.port},`;
+        problems.push({ path: range.path, message: `${describeRange(range)} ${where} the port of ${formatPath(listener.path)}; the slots' ports must differ from the listeners'` });
+      }
+    }
+  }
+  const [blue, green] = ranges as [(typeof ranges)[number], (typeof ranges)[number]];
+  if (blue.first <= green.last && green.first <= blue.last) {
+    problems.push({
+      path: green.path,
+      message: `${describeRange(green)} ${replicas === 1 ? "is" : "overlap"} ${describeRange(blue)}: each slot needs ${replicas} port${replicas === 1 ? "" : "s"} of its own (base .. base+replicas-1)`,
+    });
+  }
+  return problems;
+}
+
+function describeRange(range: { slot: string; first: number; last: number }): string {
+  return range.first === range.last ? `${range.slot} port ${range.first}` : `${range.slot} ports ${range.first}..${range.last}`;
+}
+
+function duplicateCheckNames(config: RawConfig): PathProblem[] {
+  const firstIndex = new Map<string, number>();
+  const problems: PathProblem[] = [];
+  config.checks.forEach((check, index) => {
+    const earlier = firstIndex.get(check.name);
+    if (earlier === undefined) firstIndex.set(check.name, index);
+    else problems.push({ path: ["checks", index, "name"], message: `check name "${check.name}" is used twice (first at checks[${earlier}]); give each check its own name` });
+  });
+  return problems;
+}

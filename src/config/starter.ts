@@ -1,0 +1,149 @@
+// The flip.yaml that `flip init` writes: valid as it stands for a small HTTP app, and commented line
+// by line so a newcomer can read what each key does. Optional keys are shown commented out with
+// their defaults; uncommenting them changes nothing until their values are edited.
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { FlipError } from "../core/errors.js";
+
+const DEFAULT_APP = "my-app";
+
+/** The text of a starter flip.yaml. `app` is made safe as a name (letters, digits, '.', '_', '-'). */
+export function starterConfig(options?: { app?: string }): string {
+  return STARTER.replaceAll("__APP__", safeAppName(options?.app));
+}
+
+/** Writes the starter to `file`; refuses to replace an existing file unless `force`. */
+export async function writeStarterConfig(file: string, options?: { app?: string; force?: boolean }): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  try {
+    // "wx" fails if the file exists, in the same step as creating it: no window for a race.
+    await writeFile(file, starterConfig(options), { encoding: "utf8", flag: options?.force ? "w" : "wx" });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") {
+      throw new FlipError("FLIP_E_CONFIG", `${file} already exists; flip init leaves it as it is.`, "Edit it by hand, or run `flip init --force` to replace it with the starter config.");
+    }
+    throw error;
+  }
+}
+
+function safeAppName(app: string | undefined): string {
+  const cleaned = (app ?? "")
+    .trim()
+    .replace(/[^a-zA-Z0-9._-]+/g, "-")
+    .replace(/^[^a-zA-Z0-9]+/, "")
+    .slice(0, 63);
+  return cleaned === "" ? DEFAULT_APP : cleaned;
+}
+
+// Prose comments never read "# word: ..." — that shape marks a key that can be uncommented.
+const STARTER = `# flip.yaml — how Flip deploys __APP__ blue-green.
+#
+# Flip keeps two copies of the app, "blue" and "green". One is live (it gets all the traffic), the
+# other is idle. \`flip deploy <version>\` starts the new version in the idle slot, runs the checks
+# below against it, switches traffic to it in one step, then watches the monitor rules and switches
+# back by itself if one breaks. \`flip rollback\` switches back by hand.
+#
+# Placeholders {version} {slot} {port} {url} {replica} are filled in by Flip where a value is used.
+# \${NAME} or \${NAME:-default} is read from the environment when this file is loaded.
+# Durations are written 500ms, 30s, 10m, 24h. Keys commented out below show their default value.
+# Every key is described in docs/configuration.md.
+
+# The name of the app (letters, digits, '.', '_' or '-').
+app: __APP__
+
+# How a version runs. With "process", Flip starts the app as local processes, one set per slot.
+platform:
+  kind: process
+  # The shell command that starts one copy of the app, run with the env below.
+  command: "npm start"
+  # Environment variables of each copy. The app must listen on PORT; APP_VERSION lets it say
+  # which version it is (the "version" check below relies on that).
+  env:
+    PORT: "{port}"
+    APP_VERSION: "{version}"
+  # The folder to run the command in, relative to this file; may use {version} or {slot}.
+  # Without it, the command runs in this file's folder.
+  # cwd: releases/{version}
+  # How many copies of the app run in each slot.
+  # replicas: 1
+  # The first port of each slot; copy n listens on base + n. Without this, Flip picks free ports.
+  # ports: { blue: 3001, green: 3101 }
+  # How Flip tells that a copy is ready to serve: it requests \`path\` every \`interval\` until it
+  # answers, for up to \`timeout\`. Without \`path\`, the path of the first http check is used, and
+  # with no http check at all, a TCP connection to the port is enough.
+  # readiness:
+  #   path: /health
+  #   timeout: 60s
+  #   interval: 200ms
+  # When a copy is stopped it gets SIGTERM, then SIGKILL if it is still running after this long.
+  # stopGrace: 10s
+  # A copy that exits on its own is restarted, waiting longer after each exit, at most this long.
+  # restart:
+  #   maxBackoff: 30s
+
+# How traffic reaches the live slot. With "builtin", Flip runs its own reverse proxy.
+router:
+  kind: builtin
+  # The address your users (or your load balancer) send requests to; they reach the live slot.
+  listen: "127.0.0.1:8080"
+  # A second address that always serves the idle slot, to try a new version before it goes live.
+  # preview: "127.0.0.1:8081"
+  # After a switch, requests still running on the old slot have this long to finish.
+  # drainTimeout: 30s
+  # How long to wait for a connection to a copy (then 502), and for its response headers (then 504).
+  # connectTimeout: 5s
+  # upstreamTimeout: 60s
+
+# Smoke tests, run against the idle slot before any traffic moves. If one fails, the deploy stops
+# and the live slot is never touched. Each check has a name and either "http" or "command".
+checks:
+  # The app answers on /health.
+  - name: health
+    http:
+      path: /health
+      # method: GET                 # GET, HEAD or POST
+      # expectStatus: 2xx           # a code (200), a list ([200, 204]) or a class (2xx)
+      # headers: { Authorization: "Bearer \${APP_TOKEN}" }
+    # timeout: 10s                  # for each attempt
+    # retries: 0                    # attempts after the first one fails
+    # retryDelay: 1s                # the pause between attempts
+  # The copy that answers is the new version: the JSON field "version" of /version must equal it.
+  - name: version
+    http:
+      path: /version
+      expectJson: { version: "{version}" }
+  # A command check passes when the command exits with 0; {url} is the idle slot's address.
+  # - name: smoke
+  #   command: "./smoke-tests.sh {url}"
+
+# After the switch, Flip watches the new live slot. Every interval it judges that interval's
+# traffic against the rules; if a rule breaks, traffic flips straight back to the old slot.
+monitor:
+  # How long to watch after a switch.
+  # duration: 5m
+  # How often to judge.
+  # interval: 10s
+  # An interval with fewer requests than this is not judged: too few to tell.
+  # minRequests: 20
+  # Each rule reads "<metric> <op> <value>". Metrics are errorRate (in %), the latency percentiles
+  # p50 p90 p95 p99 (in ms or s) and requestRate (in /s); operators are < <= > >=.
+  rules:
+    - "errorRate < 5%"
+    - "p99 < 800ms"
+
+# The control API that the flip commands (and the dashboard) talk to, served by \`flip serve\`.
+control:
+  listen: "127.0.0.1:8787"
+  # A shared secret the commands must send; they read it from FLIP_TOKEN. Set one before
+  # listening anywhere but 127.0.0.1.
+  # token: "\${FLIP_TOKEN}"
+
+# Where Flip keeps what it knows (deployments, which slot is live), relative to this file.
+# state: .flip/state.db
+# Where the output of each copy of the app is written, relative to this file.
+# logs: .flip/logs
+# How long a freshly started slot may take to become ready.
+# readyTimeout: 60s
+# How long a switch may take to show in the data plane before Flip gives up on it.
+# verifyTimeout: 30s
+`;

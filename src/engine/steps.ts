@@ -1,0 +1,214 @@
+// The steps of the blue-green flow. Each is small, named verb-noun, safe to run again, and
+// writes the phase to the store before acting (so a crash at any point can be reconciled).
+// Expected outcomes — a failed check, a breached rule — come back as data, not exceptions.
+import { runChecks } from "../checks/run-checks.js";
+import type { CheckResult } from "../checks/types.js";
+import { describeError, EmptySlotError } from "../core/errors.js";
+import type { Phase } from "../core/phases.js";
+import { describeResult, judgeWindow, parseRule, type Rule } from "../core/rules.js";
+import type { Slot } from "../core/slots.js";
+import { windowBetween } from "../metrics/source.js";
+import type { SampleRecord } from "../store/records.js";
+import type { EngineDeps } from "./deps.js";
+import type { Run } from "./run.js";
+import type { FlowEvent } from "./views.js";
+
+export type Emit = (event: FlowEvent) => void;
+
+export type MonitorVerdict =
+  | { healthy: true; note: string }
+  | { healthy: false; reason: string }
+  | { interrupted: "aborted" | "promoted"; actor: string };
+
+export class Steps {
+  constructor(
+    private readonly deps: EngineDeps,
+    private readonly run: Run,
+    private readonly emit: Emit,
+  ) {}
+
+  /** Writes the phase before its action runs (persist, then act). */
+  enterPhase(phase: Phase, detail?: string): void {
+    this.deps.store.enterPhase(this.run.id, phase, detail);
+    this.run.phase = phase;
+    this.emit({ type: "phase", deploymentId: this.run.id, phase, at: this.deps.clock.now(), ...(detail ? { detail } : {}) });
+    this.deps.logger.info({ deployment: this.run.id, phase, detail }, `phase ${phase}`);
+  }
+
+  log(message: string): void {
+    this.emit({ type: "log", deploymentId: this.run.id, at: this.deps.clock.now(), message });
+    this.deps.logger.info({ deployment: this.run.id }, message);
+  }
+
+  async deployIdleSlot(slot: Slot, version: string): Promise<void> {
+    this.enterPhase("deploying", `${version} to ${slot}`);
+    this.deps.store.updateSlot(slot, { version, state: "deploying" });
+    await this.deps.router.setTargets(slot, []); // nothing reaches a half-deployed slot, not even the preview
+    await this.deps.platform.deploy(slot, version, this.run.signal);
+  }
+
+  async waitForReady(slot: Slot): Promise<void> {
+    this.enterPhase("waiting-ready", slot);
+    await this.deps.platform.waitReady(slot, this.deps.config.readyTimeout, this.run.signal);
+    await this.publishTargets(slot);
+  }
+
+  /** Tells the router where the slot's replicas are now. */
+  async publishTargets(slot: Slot): Promise<void> {
+    const endpoints = await this.deps.platform.endpoints(slot);
+    await this.deps.router.setTargets(slot, endpoints);
+  }
+
+  /** Runs every check against the slot; returns the failures (empty = all passed). */
+  async runSlotChecks(slot: Slot, version: string): Promise<CheckResult[]> {
+    const checks = this.deps.config.checks;
+    this.enterPhase("checking", `${checks.length} check${checks.length === 1 ? "" : "s"} against ${slot}`);
+    if (checks.length === 0) {
+      this.log("no checks configured; switching untested (--force)");
+      return [];
+    }
+    const endpoints = await this.deps.platform.endpoints(slot);
+    const first = endpoints[0];
+    if (!first) throw new EmptySlotError(slot, "no replica is running there");
+    const outcome = await runChecks(checks, { slot, version, url: first.url, endpoints }, {
+      signal: this.run.signal,
+      clock: this.deps.clock,
+      cwd: this.deps.config.dir,
+      onResult: (result) => {
+        this.deps.store.recordCheck(this.run.id, result);
+        this.emit({ type: "check", deploymentId: this.run.id, result });
+      },
+    });
+    return outcome.results.filter((r) => !r.ok);
+  }
+
+  /** The one call that moves traffic. A no-op when the router already points there. */
+  async switchTraffic(to: Slot, from: Slot | undefined, actor: string): Promise<void> {
+    this.enterPhase("switching", `${from ?? "nothing"} → ${to}`);
+    if ((await this.deps.router.live()) === to) {
+      this.log(`traffic already on ${to}; nothing to switch`);
+    } else {
+      await this.deps.router.switchTo(to);
+      this.deps.store.appendEvent({
+        actor,
+        kind: "traffic.switched",
+        deploymentId: this.run.id,
+        message: `traffic switched from ${from ?? "nothing"} to ${to}`,
+        data: { from, to },
+      });
+    }
+    this.markLive(to);
+  }
+
+  markLive(live: Slot): void {
+    const store = this.deps.store;
+    store.updateSlot(live, { state: "live" });
+    const other = live === "blue" ? "green" : "blue";
+    const otherRecord = store.slot(other);
+    if (otherRecord.state === "live") store.updateSlot(other, { state: "standby" });
+  }
+
+  async verifySwitch(slot: Slot): Promise<void> {
+    this.enterPhase("verifying-switch", slot);
+    await this.deps.router.verify(slot, this.deps.config.verifyTimeout);
+  }
+
+  /**
+   * Watches the new live slot for monitor.duration, judging a window every interval.
+   * `remainingMs` lets a resumed deployment finish the window it started before a restart.
+   */
+  async watchAfterSwitch(slot: Slot, remainingMs?: number): Promise<MonitorVerdict> {
+    const { monitor } = this.deps.config;
+    const durationMs = remainingMs ?? monitor.duration;
+    this.enterPhase("monitoring", `${slot} for ${Math.round(durationMs / 1000)}s`);
+    const source = this.deps.metrics;
+    if (!source) {
+      const note = `no metrics source for router ${this.deps.router.kind}; monitoring skipped`;
+      this.log(note);
+      return { healthy: true, note };
+    }
+    const rules = monitor.rules.map(toRule);
+    const clock = this.deps.clock;
+    const endAt = clock.now() + durationMs;
+    let previous = await source.read(slot);
+    let judgedWindows = 0;
+    const stop = AbortSignal.any([this.run.signal, this.run.promoteController.signal]);
+    while (clock.now() < endAt) {
+      try {
+        await clock.sleep(Math.min(monitor.interval, endAt - clock.now()), stop);
+      } catch {
+        if (this.run.abortedBy) return { interrupted: "aborted", actor: this.run.abortedBy };
+        return { interrupted: "promoted", actor: this.run.promotedBy ?? "unknown" };
+      }
+      const current = await source.read(slot);
+      const window = windowBetween(previous, current);
+      previous = current;
+      const verdict = judgeWindow(rules, window, monitor.minRequests);
+      const sample: SampleRecord = {
+        deploymentId: this.run.id,
+        at: current.at,
+        slot,
+        requests: window.requests,
+        errors: window.errors,
+        judged: verdict.judged,
+        healthy: verdict.judged ? verdict.healthy : true,
+        results: verdict.results,
+        note: verdict.judged ? undefined : verdict.reason,
+      };
+      this.deps.store.recordSample(sample);
+      this.emit({ type: "sample", deploymentId: this.run.id, sample, remainingMs: Math.max(0, endAt - clock.now()) });
+      if (verdict.judged) {
+        judgedWindows += 1;
+        if (!verdict.healthy) return { healthy: false, reason: verdict.breached.map(describeResult).join("; ") };
+      }
+    }
+    const note = judgedWindows === 0 ? "no window had enough requests to judge" : `${judgedWindows} windows judged healthy`;
+    return { healthy: true, note };
+  }
+
+  /** Flips traffic back to the slot that was live before. Rollback is just another flip. */
+  async rollBack(to: Slot, from: Slot, reason: string, actor: string): Promise<void> {
+    this.enterPhase("rolling-back", reason);
+    if ((await this.deps.router.live()) !== to) {
+      await this.deps.router.switchTo(to);
+      this.deps.store.appendEvent({
+        actor,
+        kind: "traffic.rolled-back",
+        deploymentId: this.run.id,
+        message: `traffic switched back from ${from} to ${to}: ${reason}`,
+        data: { from, to, reason },
+      });
+    }
+    this.markLive(to);
+    this.deps.store.updateSlot(from, { state: "failed" });
+    try {
+      await this.deps.router.verify(to, this.deps.config.verifyTimeout);
+    } catch (error) {
+      this.log(`rolled back to ${to}, but the router could not confirm it yet: ${describeError(error)}`);
+    }
+  }
+
+  /** After a failure before the switch: the idle slot never got traffic; stop it, keep its logs. */
+  async discardIdleSlot(slot: Slot): Promise<void> {
+    await this.deps.router.setTargets(slot, []);
+    try {
+      await this.deps.platform.stop(slot);
+    } catch (error) {
+      this.log(`could not stop ${slot}: ${describeError(error)}`);
+    }
+    this.deps.store.updateSlot(slot, { state: "failed" });
+  }
+}
+
+function toRule(text: string): Rule {
+  const parsed = parseRule(text);
+  if (!parsed.ok) throw new Error(parsed.error); // validated with the config; cannot happen
+  return parsed.rule;
+}
+
+export function describeFailedChecks(failures: CheckResult[]): string {
+  const first = failures[0];
+  if (!first) return "checks failed";
+  const more = failures.length > 1 ? ` (+${failures.length - 1} more)` : "";
+  return `check ${first.name} failed: ${first.message}${more}`;
+}

@@ -1,0 +1,99 @@
+// What the engine shows the outside world (API, CLI, dashboard): plain JSON-able views and the
+// events of a deployment as it runs. The API serialises these as they are.
+import type { CheckResult } from "../checks/types.js";
+import type { DeploymentKind, Outcome, Phase } from "../core/phases.js";
+import type { RuleResult } from "../core/rules.js";
+import type { Slot, SlotState } from "../core/slots.js";
+import type { DeploymentRecord, EventRecord, PhaseRecord, SampleRecord } from "../store/records.js";
+
+export interface SlotView {
+  slot: Slot;
+  version: string | undefined;
+  state: SlotState;
+  replicas: number;
+  runningReplicas: number;
+}
+
+export interface StatusView {
+  app: string;
+  live: Slot | undefined;
+  slots: Record<Slot, SlotView>;
+  /** The running deployment, if any. */
+  deployment: DeploymentSummary | undefined;
+  router: { kind: string; listen?: string; preview?: string };
+  platform: { kind: string };
+}
+
+export interface DeploymentSummary {
+  id: string;
+  kind: DeploymentKind;
+  version: string;
+  slot: Slot;
+  fromSlot: Slot | undefined;
+  phase: Phase;
+  outcome: Outcome;
+  reason: string | undefined;
+  actor: string;
+  startedAt: string;
+  finishedAt: string | undefined;
+  durationMs: number | undefined;
+}
+
+export interface DeploymentDetail extends DeploymentSummary {
+  phases: PhaseRecord[];
+  checks: CheckResult[];
+  samples: SampleRecord[];
+}
+
+/** Events of one deployment, in the order they happen. `finished` is always the last one. */
+export type FlowEvent =
+  | { type: "phase"; deploymentId: string; phase: Phase; at: number; detail?: string }
+  | { type: "check"; deploymentId: string; result: CheckResult }
+  | { type: "sample"; deploymentId: string; sample: SampleRecord; remainingMs: number }
+  | { type: "log"; deploymentId: string; at: number; message: string }
+  | { type: "finished"; deploymentId: string; outcome: Outcome; reason: string | undefined; deployment: DeploymentSummary };
+
+export interface ActionOptions {
+  /** Who asked (the audit log's "who"): e.g. "cli:alice", "api", "engine". */
+  actor: string;
+  force?: boolean;
+}
+
+/** What the API and CLI can ask the engine. One implementation of each action. */
+export interface EngineApi {
+  status(): Promise<StatusView>;
+  history(limit?: number): DeploymentSummary[];
+  deployment(id: string): DeploymentDetail;
+  auditLog(limit?: number): EventRecord[];
+  /** Starts a deployment and returns at once (after it is queued and the lock is held). */
+  deploy(version: string, options: ActionOptions): Promise<DeploymentSummary>;
+  switchTo(slot: Slot, options: ActionOptions): Promise<DeploymentSummary>;
+  rollback(options: ActionOptions): Promise<DeploymentSummary>;
+  /** Stops the running deployment: before the switch → aborted; after → rolled back. */
+  abort(options: ActionOptions): Promise<DeploymentSummary>;
+  /** Ends the running deployment's monitor window early as a success. */
+  promote(options: ActionOptions): Promise<DeploymentSummary>;
+  /** Subscribe to one deployment's events; returns an unsubscribe function. Past events are NOT replayed. */
+  subscribe(deploymentId: string, listener: (event: FlowEvent) => void): () => void;
+  /** Subscribe to every deployment's events. */
+  subscribeAll(listener: (event: FlowEvent) => void): () => void;
+}
+
+export function summarize(record: DeploymentRecord): DeploymentSummary {
+  return {
+    id: record.id,
+    kind: record.kind,
+    version: record.version,
+    slot: record.slot,
+    fromSlot: record.fromSlot,
+    phase: record.phase,
+    outcome: record.outcome,
+    reason: record.reason,
+    actor: record.actor,
+    startedAt: new Date(record.startedAt).toISOString(),
+    finishedAt: record.finishedAt === undefined ? undefined : new Date(record.finishedAt).toISOString(),
+    durationMs: record.finishedAt === undefined ? undefined : record.finishedAt - record.startedAt,
+  };
+}
+
+export type { RuleResult };

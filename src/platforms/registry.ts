@@ -1,0 +1,24 @@
+// Maps `platform.kind` to its driver. Adding a platform = a folder + one line here + one in schemas.ts.
+import type { FlipConfig } from "../config/schema.js";
+import type { Platform, PlatformContext } from "./platform.js";
+import { ProcessPlatform } from "./process/process-platform.js";
+import type { PlatformConfig } from "./schemas.js";
+
+type Factories = {
+  [K in PlatformConfig["kind"]]: (section: Extract<PlatformConfig, { kind: K }>, config: FlipConfig, context: PlatformContext) => Platform;
+};
+
+const factories: Factories = {
+  process: (section, config, context) => new ProcessPlatform(section, context, { readinessPath: firstHttpCheckPath(config) }),
+};
+
+export function createPlatform(config: FlipConfig, context: PlatformContext): Platform {
+  const section = config.platform;
+  const create = factories[section.kind] as (section: PlatformConfig, config: FlipConfig, context: PlatformContext) => Platform;
+  return create(section, config, context);
+}
+
+/** Readiness defaults to the first http check: "ready" means the smoke test could start. */
+function firstHttpCheckPath(config: FlipConfig): string | undefined {
+  return config.checks.find((check) => check.http)?.http?.path;
+}

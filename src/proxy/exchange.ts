@@ -1,0 +1,181 @@
+// One request through the proxy: client → upstream replica → client. It is the undici dispatch
+// handler: response bytes are streamed to the client as they arrive (never buffered whole), with
+// back-pressure both ways, and every way a request can end — upstream done, upstream failed,
+// client gone, cut by a drain deadline — ends it exactly once.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { performance } from "node:perf_hooks";
+import type { Dispatcher } from "undici";
+import type { Logger } from "../logging.js";
+import { clientResponseHeaders, hasRequestBody, upstreamRequestHeaders } from "./headers.js";
+import type { ExchangeOutcome } from "./traffic.js";
+
+type Controller = Dispatcher.DispatchController;
+
+/** Status the client gets when the proxy gives up waiting on an upstream. */
+const UPSTREAM_TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT"]);
+/** undici refuses the request itself: a header the client sent cannot be forwarded. */
+const BAD_REQUEST_CODES = new Set(["UND_ERR_INVALID_ARG", "UND_ERR_NOT_SUPPORTED"]);
+/** nginx's convention for "the client closed the connection before the answer". */
+const CLIENT_GONE_STATUS = 499;
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** 504 for timeouts, 400 for requests undici cannot forward, 502 for everything else. */
+export function statusForUpstreamError(error: unknown): number {
+  const code = errorCode(error);
+  if (code !== undefined && UPSTREAM_TIMEOUT_CODES.has(code)) return 504;
+  if (code !== undefined && BAD_REQUEST_CODES.has(code)) return 400;
+  return 502;
+}
+
+const REASONS: Record<number, string> = {
+  400: "bad request: it cannot be forwarded",
+  502: "bad gateway: the upstream failed",
+  504: "gateway timeout: the upstream did not answer in time",
+};
+
+/** A plain-text answer made by the proxy itself (503, 502, 504, 400). */
+export function respondPlain(res: ServerResponse, status: number, text: string, closeConnection = false): void {
+  const body = `${text}\n`;
+  const headers: Record<string, string | number> = { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) };
+  if (closeConnection) headers.connection = "close";
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+export class Exchange implements Dispatcher.DispatchHandler {
+  private readonly startedAt = performance.now();
+  private controller: Controller | undefined;
+  private status = 0;
+  private finished = false;
+  private done: Promise<void> | undefined;
+  private resolveDone: (() => void) | undefined;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly logger: Logger,
+    /** Called exactly once, when the exchange ends in any way. */
+    private readonly onFinish: (exchange: Exchange, outcome: ExchangeOutcome) => void,
+  ) {}
+
+  /** Sends the request through `dispatcher` (an undici Pool for one replica). */
+  start(dispatcher: Dispatcher): void {
+    if (this.clientGone()) {
+      this.finish(CLIENT_GONE_STATUS, false);
+      return;
+    }
+    this.res.on("close", this.onClientClose);
+    // IncomingMessage emits 'error' only when someone listens; undici listens while it reads the
+    // body and stops afterwards, so keep a listener for the whole exchange (errors reach us via undici).
+    this.req.on("error", ignoreError);
+    const options: Dispatcher.DispatchOptions = {
+      method: this.req.method ?? "GET",
+      path: this.req.url ?? "/",
+      headers: upstreamRequestHeaders(this.req, { remoteAddress: this.req.socket.remoteAddress, protocol: "http" }),
+      body: hasRequestBody(this.req) ? this.req : null,
+    };
+    try {
+      dispatcher.dispatch(options, this);
+    } catch (error) {
+      this.onResponseError(undefined, error as Error);
+    }
+  }
+
+  /** Resolves when the exchange has ended (the drain waits on it). */
+  whenDone(): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    this.done ??= new Promise<void>((resolve) => {
+      this.resolveDone = resolve;
+    });
+    return this.done;
+  }
+
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  /** Ends the exchange now (drain deadline, shutdown): 504 if nothing was sent yet, else a cut connection. */
+  cut(reason: string): void {
+    if (this.finished) return;
+    if (this.res.headersSent) {
+      this.res.destroy();
+      this.finish(this.status, true);
+    } else {
+      respondPlain(this.res, 504, `gateway timeout: ${reason}`);
+      this.finish(504, true);
+    }
+    this.controller?.abort(new Error(reason));
+  }
+
+  onRequestStart(controller: Controller): void {
+    this.controller = controller;
+    // The client left (or a drain cut it) while the request waited for a pooled connection:
+    // give the connection back at once instead of sending a request nobody will read.
+    if (this.finished) controller.abort(new Error("the request ended before it reached the upstream"));
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+    if (this.finished || statusCode < 200) return;
+    this.status = statusCode;
+    const outgoing = clientResponseHeaders(headers);
+    if (statusMessage) this.res.writeHead(statusCode, statusMessage, outgoing);
+    else this.res.writeHead(statusCode, outgoing);
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.finished) return;
+    if (!this.res.write(chunk) && !controller.paused) {
+      controller.pause();
+      this.res.once("drain", () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.finished) return;
+    this.res.end();
+    this.finish(this.status, this.status >= 500);
+  }
+
+  onResponseError(_controller: Controller | undefined, error: Error): void {
+    if (this.finished) return;
+    if (this.clientGone()) {
+      // The upload broke because the client left; not the upstream's fault, nobody to answer.
+      this.finish(CLIENT_GONE_STATUS, false);
+      return;
+    }
+    if (this.res.headersSent) {
+      // Too late for a status: the client sees a cut connection, which is the honest answer.
+      this.logger.warn({ err: error, url: this.req.url }, "upstream failed mid-response");
+      this.res.destroy();
+      this.finish(this.status, true);
+      return;
+    }
+    const status = statusForUpstreamError(error);
+    this.logger.warn({ err: error, url: this.req.url, status }, "upstream request failed");
+    respondPlain(this.res, status, REASONS[status] ?? "bad gateway");
+    this.finish(status, status >= 500);
+  }
+
+  private readonly onClientClose = (): void => {
+    if (this.finished) return;
+    this.finish(CLIENT_GONE_STATUS, false);
+    // Without this the pooled connection would keep serving a response nobody reads.
+    this.controller?.abort(new Error("the client closed the connection"));
+  };
+
+  private clientGone(): boolean {
+    return this.res.destroyed || this.req.socket.destroyed;
+  }
+
+  private finish(status: number, failed: boolean): void {
+    this.finished = true;
+    this.resolveDone?.();
+    this.onFinish(this, { status, failed, latencyMs: performance.now() - this.startedAt });
+  }
+}
+
+function ignoreError(): void {}

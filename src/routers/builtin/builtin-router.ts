@@ -1,0 +1,104 @@
+// `router: { kind: builtin }`: the Router interface over Flip's own reverse proxy (src/proxy/).
+// The proxy is the data plane, so live() is simply what the proxy points at, and the live slot is
+// persisted before every swap so a restarted controller points the same way.
+import { EmptySlotError, TimeoutError } from "../../core/errors.js";
+import { isSlot, type Endpoint, type Slot } from "../../core/slots.js";
+import { ProxyServer, type ProxyAddresses } from "../../proxy/server.js";
+import type { Router, RouterCapabilities, RouterContext, TrafficStats } from "../router.js";
+import type { BuiltinRouterConfig } from "./config.js";
+
+/** The key under which the live slot survives a restart (in context.state). */
+export const LIVE_STATE_KEY = "live";
+
+/** Knobs that are not in flip.yaml (tests, benchmarks). */
+export interface BuiltinRouterTuning {
+  /** Most connections to one replica at once (default 128). */
+  connectionsPerReplica?: number;
+}
+
+const DEFAULT_CONNECTIONS_PER_REPLICA = 128;
+
+export class BuiltinRouter implements Router {
+  readonly kind = "builtin";
+  readonly capabilities: RouterCapabilities = { weights: false, mirror: false, verify: true, traffic: true };
+  readonly traffic: TrafficStats;
+  private readonly proxy: ProxyServer;
+
+  constructor(
+    config: BuiltinRouterConfig,
+    private readonly context: RouterContext,
+    tuning: BuiltinRouterTuning = {},
+  ) {
+    this.proxy = new ProxyServer({
+      listen: config.listen,
+      preview: config.preview,
+      drainTimeoutMs: config.drainTimeout,
+      connectTimeoutMs: config.connectTimeout,
+      upstreamTimeoutMs: config.upstreamTimeout,
+      connectionsPerReplica: tuning.connectionsPerReplica ?? DEFAULT_CONNECTIONS_PER_REPLICA,
+      clock: context.clock,
+      logger: context.logger,
+      onEvent: context.onEvent,
+    });
+    this.traffic = this.proxy.traffic;
+    // Restored here, not in start(): reconcile asks live() before anything is bound.
+    const persisted = context.state.get<unknown>(LIVE_STATE_KEY);
+    if (isSlot(persisted)) this.proxy.restoreLive(persisted);
+    else if (persisted !== undefined) context.logger.warn({ persisted }, "ignoring an unknown persisted live slot");
+  }
+
+  start(): Promise<void> {
+    return this.proxy.start();
+  }
+
+  setTargets(slot: Slot, endpoints: Endpoint[]): Promise<void> {
+    this.proxy.setTargets(slot, endpoints);
+    return Promise.resolve();
+  }
+
+  live(): Promise<Slot | undefined> {
+    return Promise.resolve(this.proxy.live);
+  }
+
+  switchTo(slot: Slot): Promise<void> {
+    const from = this.proxy.live;
+    if (from === slot) {
+      this.context.logger.debug({ slot }, "switch skipped: the proxy already points at this slot");
+      return Promise.resolve();
+    }
+    if (!this.proxy.hasTargets(slot)) {
+      return Promise.reject(new EmptySlotError(slot, "the built-in proxy has no replicas for it"));
+    }
+    // Persist first: a crash between the two lines leaves the state pointing where traffic was
+    // about to go, and reconcile re-applies the switch.
+    this.context.state.set(LIVE_STATE_KEY, slot);
+    this.proxy.switchTo(slot);
+    this.context.logger.info({ from, to: slot }, "traffic switched");
+    this.context.onEvent?.({ type: "switched", from, to: slot, at: this.context.clock.now() });
+    return Promise.resolve();
+  }
+
+  /**
+   * The swap is synchronous and in-process, so the data plane has converged the moment switchTo()
+   * returned; waiting would not change the answer (nothing else moves the proxy).
+   */
+  verify(slot: Slot, timeoutMs: number): Promise<void> {
+    const live = this.proxy.live;
+    if (live === slot) return Promise.resolve();
+    return Promise.reject(
+      new TimeoutError(
+        `The built-in proxy points at ${live ?? "no slot"}, not ${slot} (checked within ${timeoutMs}ms).`,
+        `Switch to ${slot} first (\`flip switch ${slot}\`).`,
+      ),
+    );
+  }
+
+  /** The addresses really bound (after start(); useful with port 0), else the configured ones. */
+  listenAddresses(): ProxyAddresses {
+    return this.proxy.addresses();
+  }
+
+  close(): Promise<void> {
+    return this.proxy.close();
+  }
+}
