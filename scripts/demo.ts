@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { stripVTControlCharacters } from "node:util";
 import { Agent, request } from "undici";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -155,7 +156,7 @@ function freePort(): Promise<number> {
 }
 
 function printTable(rows: string[][]): void {
-  const visible = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "").length;
+  const visible = (text: string) => stripVTControlCharacters(text).length;
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => visible(row[column] ?? "")))) ?? [];
   for (const row of rows) console.log("  " + row.map((cell, i) => cell + " ".repeat((widths[i] ?? 0) - visible(cell))).join("  "));
 }

@@ -190,8 +190,8 @@ describe("flip CLI against flip serve", () => {
     const replicasBefore = await pidsMatching(`--workspace ${ws.dir}`);
     serve.child.kill("SIGKILL");
     await serve.exited();
-    await deploying.catch(() => undefined);
 
+    // The watching CLI reconnects to the new flip serve and reports the resumed deployment's end.
     serve = new ServeProcess(ws.config);
     await serve.ready(ws.control);
     const now = await status(ws);
@@ -208,6 +208,8 @@ describe("flip CLI against flip serve", () => {
     for (let i = 0; i < 100 && (await status(ws)).deployment; i++) await sleep(50);
     const history = JSON.parse((await runCli(["history", "--json", "-c", ws.config])).stdout) as { version: string; outcome: string }[];
     expect(history[0]).toMatchObject({ version: "v2", outcome: "succeeded" });
+    const watched = await deploying;
+    expect(watched.code, watched.stdout + watched.stderr).toBe(0);
 
     // A clean shutdown stops every replica (no orphans).
     expect(await serve.stop("SIGTERM")).toBe(0);
@@ -232,10 +234,11 @@ describe("flip CLI against flip serve", () => {
     for (let i = 0; i < 200 && (await status(ws)).deployment?.phase !== "checking"; i++) await sleep(50);
     serve.child.kill("SIGKILL");
     await serve.exited();
-    await deploying.catch(() => undefined);
 
     serve = new ServeProcess(ws.config);
     await serve.ready(ws.control);
+    const watched = await deploying;
+    expect(watched.code, watched.stdout + watched.stderr).toBe(2);
     const now = await status(ws);
     expect(now.live).toBeNull();
     expect(now.deployment).toBeNull();

@@ -28,6 +28,12 @@ export function registerRoutes(app: Hono, options: RouteOptions): void {
     await next();
   });
 
+  // While the server shuts down, answer what is asked but let no connection be kept alive for more.
+  app.use("*", async (c, next) => {
+    await next();
+    if (options.streams.closed) c.res.headers.set("connection", "close");
+  });
+
   app.get("/healthz", (c) => c.json({ ok: true }));
 
   app.get("/api/status", async (c) => c.json(await engine.status()));

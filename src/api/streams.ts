@@ -14,13 +14,24 @@ export const HEARTBEAT_MS = 15_000;
 /** The streams a server has open, so closing the server can end them instead of waiting forever. */
 export class OpenStreams {
   private readonly closers = new Set<() => void>();
+  private closedForGood = false;
+
+  /** True once closeAll ran: the server is shutting down, a new stream ends at once. */
+  get closed(): boolean {
+    return this.closedForGood;
+  }
 
   add(close: () => void): () => void {
+    if (this.closedForGood) {
+      close();
+      return () => undefined;
+    }
     this.closers.add(close);
     return () => this.closers.delete(close);
   }
 
   closeAll(): void {
+    this.closedForGood = true;
     for (const close of [...this.closers]) close();
     this.closers.clear();
   }

@@ -3,7 +3,7 @@
 import type { DeploymentSummary } from "../engine/views.js";
 import type { CliIo } from "./io.js";
 import { colorsFor, println } from "./io.js";
-import { colorOutcome, formatElapsed, formatTable, formatTimestamp, truncate } from "./output.js";
+import { colorOutcome, formatElapsed, formatTable, formatTimestamp, jsonWithNulls, truncate } from "./output.js";
 import type { Colors } from "./output.js";
 import type { ConnectionOptions } from "./target.js";
 import { connect } from "./target.js";
@@ -17,7 +17,7 @@ export async function historyCommand(options: HistoryOptions, io: CliIo): Promis
   const client = await connect(options, io);
   try {
     const deployments = await client.history(options.limit);
-    if (options.json) println(io.stdout, JSON.stringify(deployments, null, 2));
+    if (options.json) println(io.stdout, JSON.stringify(deployments.map((d) => jsonWithNulls(d, ["fromSlot", "reason", "finishedAt", "durationMs"])), null, 2));
     else for (const line of formatHistory(deployments, colorsFor(io))) println(io.stdout, line);
     return 0;
   } finally {

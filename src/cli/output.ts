@@ -9,7 +9,9 @@ type Style = "red" | "green" | "yellow" | "cyan" | "dim" | "bold";
 export type Colors = Record<Style, (text: string) => string>;
 
 export function createColors(enabled: boolean): Colors {
-  const style = (format: Style) => (text: string) => (enabled ? styleText(format, text) : text);
+  // Whether to colour is decided here (for the stream actually written to), not by styleText,
+  // which on newer Node would look at process.stdout only.
+  const style = (format: Style) => (text: string) => (enabled ? styleText(format, text, { validateStream: false }) : text);
   return { red: style("red"), green: style("green"), yellow: style("yellow"), cyan: style("cyan"), dim: style("dim"), bold: style("bold") };
 }
 
@@ -64,4 +66,14 @@ export function colorOutcome(outcome: Outcome, colors: Colors): string {
 /** Shortens text to `max` characters with an ellipsis. */
 export function truncate(text: string, max: number): string {
   return [...text].length <= max ? text : `${[...text].slice(0, max - 1).join("")}…`;
+}
+
+/**
+ * JSON for scripts: keys the API leaves out when they have no value (JSON has no undefined) are
+ * printed as null, so `jq .reason` and friends see every key of the documented shape.
+ */
+export function jsonWithNulls<T extends object>(value: T, keys: readonly (keyof T)[]): T {
+  const filled: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  for (const key of keys) filled[key as string] ??= null;
+  return filled as T;
 }

@@ -28,11 +28,14 @@ export function describeStart(summary: DeploymentSummary, colors: Colors): strin
 }
 
 export class ProgressView {
+  /** The phase under way (never a terminal one: those are reported by the outcome line). */
   private current: { phase: Phase; at: number } | undefined;
+  /** When the terminal phase began, if the stream sent it (a replay does). */
+  private endedAt: number | undefined;
 
   constructor(private readonly colors: Colors) {}
 
-  /** The lines one event adds (none for a repeat of a terminal phase, which `finished` reports). */
+  /** The lines one event adds (none for a terminal phase: the `finished` event reports the end). */
   lines(event: StreamEvent): string[] {
     switch (event.type) {
       case "phase":
@@ -49,29 +52,33 @@ export class ProgressView {
   }
 
   private phaseLines(phase: Phase, at: number, detail: string | undefined): string[] {
+    // The outcome line reports how a deployment ended; a replayed terminal phase only marks the time.
+    if (isTerminal(phase)) {
+      this.endedAt = at;
+      return [];
+    }
     const previous = this.current;
     this.current = { phase, at };
-    // The outcome line reports how a deployment ended; a replayed terminal phase only marks the time.
-    if (isTerminal(phase)) return [];
-    const took = previous && !isTerminal(previous.phase) ? this.colors.dim(`  (${previous.phase} took ${formatDuration(Math.max(0, at - previous.at))})`) : "";
+    const took = previous ? this.colors.dim(`  (${previous.phase} took ${formatDuration(Math.max(0, at - previous.at))})`) : "";
     return [`${this.colors.cyan("▸")} ${this.colors.bold(phase)}${detail ? `  ${detail}` : ""}${took}`];
   }
 
   private outcomeLine(deployment: DeploymentSummary): string {
     const { colors } = this;
-    const finishedAt = deployment.finishedAt ? Date.parse(deployment.finishedAt) : undefined;
-    const last = this.current && !isTerminal(this.current.phase) ? this.current : undefined;
+    const finishedAt = this.endedAt ?? (deployment.finishedAt ? Date.parse(deployment.finishedAt) : undefined);
+    const last = this.current;
     const lastTook = last && finishedAt !== undefined ? `; ${last.phase} took ${formatDuration(Math.max(0, finishedAt - last.at))}` : "";
     const total = deployment.durationMs === undefined ? "" : ` after ${formatDuration(deployment.durationMs)}`;
     const reason = deployment.reason ? `: ${deployment.reason}` : "";
     const timing = colors.dim(`(${deployment.id}${total}${lastTook})`);
+    // The engine's reason already says where traffic is; say it here only when there is none.
     switch (deployment.outcome) {
       case "succeeded":
-        return `${colors.green("✓ succeeded")}${reason} ${timing}`;
+        return `${colors.green("✓ succeeded")}${reason || ` — ${deployment.version} is live on ${deployment.slot}`} ${timing}`;
       case "aborted":
-        return `${colors.yellow("✗ aborted")}${reason} — traffic was not touched ${timing}`;
+        return `${colors.yellow("✗ aborted")}${reason || " — traffic was not touched"} ${timing}`;
       case "rolled-back":
-        return `${colors.red("↺ rolled back")}${reason}${deployment.fromSlot ? ` — traffic is back on ${deployment.fromSlot}` : ""} ${timing}`;
+        return `${colors.red("↺ rolled back")}${reason || (deployment.fromSlot ? ` — traffic is back on ${deployment.fromSlot}` : "")} ${timing}`;
       case "failed":
         return `${colors.red("✗ failed")}${reason} ${timing}`;
       case "running":
@@ -82,7 +89,8 @@ export class ProgressView {
 
 export function checkLines(result: CheckResult, colors: Colors): string[] {
   const mark = result.ok ? colors.green("✓") : colors.red("✗");
-  const replica = result.replica === undefined ? "" : colors.dim(`  replica ${result.replica}`);
+  // Check messages usually name the replica already ("… on green replica 0 → 200").
+  const replica = result.replica === undefined || result.message.includes(`replica ${result.replica}`) ? "" : colors.dim(`  replica ${result.replica}`);
   const attempts = result.attempts > 1 ? colors.dim(`  (${result.attempts} attempts)`) : "";
   const lines = [`  ${mark} ${result.name}${replica}  ${result.message}${attempts}`];
   if (!result.ok && result.output) {

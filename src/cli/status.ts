@@ -4,7 +4,7 @@ import { SLOTS } from "../core/slots.js";
 import type { StatusView } from "../engine/views.js";
 import type { CliIo } from "./io.js";
 import { colorsFor, println } from "./io.js";
-import { formatElapsed, formatTable } from "./output.js";
+import { formatElapsed, formatTable, jsonWithNulls } from "./output.js";
 import type { Colors } from "./output.js";
 import type { ConnectionOptions } from "./target.js";
 import { connect } from "./target.js";
@@ -17,12 +17,18 @@ export async function statusCommand(options: StatusOptions, io: CliIo): Promise<
   const client = await connect(options, io);
   try {
     const status = await client.status();
-    if (options.json) println(io.stdout, JSON.stringify(status, null, 2));
+    if (options.json) println(io.stdout, JSON.stringify(statusJson(status), null, 2));
     else for (const line of formatStatus(status, colorsFor(io), Date.now())) println(io.stdout, line);
     return 0;
   } finally {
     await client.close();
   }
+}
+
+/** StatusView with every documented key present (null where the API left one out). */
+export function statusJson(status: StatusView): StatusView {
+  const slots = Object.fromEntries(SLOTS.map((slot) => [slot, jsonWithNulls(status.slots[slot], ["version"])])) as StatusView["slots"];
+  return { ...jsonWithNulls(status, ["live", "deployment"]), slots };
 }
 
 export function formatStatus(status: StatusView, colors: Colors, now: number): string[] {

@@ -49,7 +49,7 @@ export async function watchDeployment(client: ApiClient, started: DeploymentSumm
       } catch (error) {
         if (stopWatching.signal.aborted) break;
         if (error instanceof ApiError) throw error; // the server answered: reconnecting will not help
-        problem = error instanceof ServerUnreachableError ? error.message : describeConnectionError(error);
+        problem = describeConnectionError(error instanceof ServerUnreachableError && error.cause !== undefined ? error.cause : error);
       }
       if (stopWatching.signal.aborted) break;
       failuresInARow += 1;

@@ -78,7 +78,7 @@ describe("starterConfig", () => {
     };
     expect(JSON.parse(JSON.stringify(withoutExamples))).toEqual(JSON.parse(JSON.stringify(plain)));
     // readiness shows the defaults the platform applies when it is absent.
-    expect(full.platform.readiness).toEqual({ path: "/health", timeout: 60_000, interval: 200 });
+    expect(full.platform.readiness).toEqual({ path: "/health", interval: 200 });
   });
 
   it("uses the app name given, made safe as a name", () => {

@@ -69,11 +69,10 @@ platform:
   # The first port of each slot; copy n listens on base + n. Without this, Flip picks free ports.
   # ports: { blue: 3001, green: 3101 }
   # How Flip tells that a copy is ready to serve: it requests \`path\` every \`interval\` until it
-  # answers, for up to \`timeout\`. Without \`path\`, the path of the first http check is used, and
+  # answers, for up to \`readyTimeout\` (below). Without \`path\`, the path of the first http check is used, and
   # with no http check at all, a TCP connection to the port is enough.
   # readiness:
   #   path: /health
-  #   timeout: 60s
   #   interval: 200ms
   # When a copy is stopped it gets SIGTERM, then SIGKILL if it is still running after this long.
   # stopGrace: 10s

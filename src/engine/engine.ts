@@ -1,7 +1,7 @@
 // The deploy engine: one implementation of every action (deploy, switch, rollback, abort,
 // promote), the flows that run them, and reconcile-on-start. The API, CLI and dashboard ask it;
 // it knows drivers only through the Platform, Router and MetricsSource interfaces.
-import { BadRequestError, describeError, EmptySlotError, LockedError, NoChecksError, NoStandbyError, NothingRunningError } from "../core/errors.js";
+import { BadRequestError, describeError, EmptySlotError, LockedError, NoChecksError, NoStandbyError, NotFoundError, NothingRunningError } from "../core/errors.js";
 import { isBeforeSwitch } from "../core/phases.js";
 import { idleSlotFor, otherSlot, SLOTS, type Slot } from "../core/slots.js";
 import type { PlatformEvent } from "../platforms/platform.js";
@@ -71,7 +71,7 @@ export class Engine implements EngineApi {
   deployment(id: string): DeploymentDetail {
     const { store } = this.deps;
     const record = store.deployment(id);
-    if (!record) throw new BadRequestError(`No deployment with id "${id}".`, "See `flip history` for the ids.");
+    if (!record) throw new NotFoundError(`No deployment with id "${id}".`, "See `flip history` for the ids.");
     return { ...summarize(record), phases: store.phasesOf(id), checks: store.checksOf(id), samples: store.samplesOf(id) };
   }
 

@@ -17,7 +17,6 @@ export const processPlatformSchema = z
     readiness: z
       .strictObject({
         path: z.string().startsWith("/").optional(),
-        timeout: durationOr("60s"),
         interval: durationOr("200ms"),
       })
       .optional(),

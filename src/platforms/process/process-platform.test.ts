@@ -175,6 +175,30 @@ describe("waitReady", () => {
     expect(error.message).not.toContain("replica 0 (");
   });
 
+  it("a path borrowed from the first check needs any answer; an explicit readiness path needs 2xx/3xx", async () => {
+    // The example app answers /health with 503 for an "unhealthy" version: judging that is the checks' job.
+    const hello = path.resolve(import.meta.dirname, "../../../examples/hello/server.js");
+    const env = { PORT: "{port}", APP_VERSION: "{version}" };
+    const borrowed = harness.platform({ command: `exec node ${hello}`, env }, { readinessPath: "/health" });
+    await borrowed.deploy("blue", "v2-unhealthy", neverAborted);
+    await borrowed.waitReady("blue", 10_000, neverAborted);
+
+    const clock = new ManualClock();
+    const explicit = harness.platform({ command: `exec node ${hello}`, env, readiness: { path: "/health" } }, { clock });
+    await explicit.deploy("green", "v2-unhealthy", neverAborted);
+    const [replica] = await explicit.endpoints("green");
+    await waitUntil(() => fetch(`${replica?.url}/health`).then((r) => r.status === 503, () => false), "the app answers 503");
+    let settled = false;
+    const outcome = rejection(explicit.waitReady("green", 2_000, neverAborted)).finally(() => (settled = true));
+    while (!settled) {
+      await waitUntil(() => settled || clock.pendingSleeps > 0, "waitReady sleeps between probes");
+      if (!settled) await clock.advance(200);
+    }
+    const error = await outcome;
+    expect(error.code).toBe("FLIP_E_TIMEOUT");
+    expect(error.message).toContain("answered 503");
+  });
+
   it("uses a TCP connect when no readiness path is known, and rejects on an empty slot", async () => {
     const platform = harness.platform({ command: APP_COMMAND, env: APP_ENV });
     expect((await rejection(platform.waitReady("blue", 1_000, neverAborted))).message).toContain("Nothing runs in blue");

@@ -141,6 +141,6 @@ function timeoutError(wait: ReadinessWait, notReady: Map<Replica, string>): Time
   const answer = wait.readinessPath === undefined ? "accept TCP connections" : wait.readinessAnyStatus ? `answer GET ${wait.readinessPath}` : `answer GET ${wait.readinessPath} with a 2xx or 3xx status`;
   return new TimeoutError(
     `${wait.slotName} was not ready after ${formatDuration(wait.timeoutMs)}; not ready:\n${lines.join("\n")}`,
-    `The app must listen on 127.0.0.1 on the port Flip gives it (e.g. \`PORT: "{port}"\` in platform.env) and ${answer}. If it is just slow to start, raise \`platform.readiness.timeout\`.`,
+    `The app must listen on 127.0.0.1 on the port Flip gives it (e.g. \`PORT: "{port}"\` in platform.env) and ${answer}. If it is just slow to start, raise \`readyTimeout\` in flip.yaml.`,
   );
 }
