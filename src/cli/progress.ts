@@ -103,7 +103,8 @@ export function checkLines(result: CheckResult, colors: Colors): string[] {
 /** "monitoring  errorRate 0.0% (< 5%)  p99 12ms (< 800ms)  412 req  4m10s left" */
 export function sampleLine(sample: SampleRecord, remainingMs: number | undefined, colors: Colors): string {
   const parts = [colors.dim("  monitoring")];
-  for (const result of sample.results) parts.push(ruleText(result, colors));
+  // A window that was not judged has no values worth showing, only why it was not judged.
+  if (sample.judged) for (const result of sample.results) parts.push(ruleText(result, colors));
   parts.push(`${sample.requests} req`);
   if (!sample.judged) parts.push(colors.dim(`not judged${sample.note ? `: ${sample.note}` : ""}`));
   else if (!sample.healthy && sample.note) parts.push(colors.red(sample.note));
