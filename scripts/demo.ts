@@ -5,13 +5,13 @@
 // automatically). Prints a summary and exits 0 only when every outcome matched.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { stripVTControlCharacters } from "node:util";
 import { Agent, request } from "undici";
+import { pickFreePort } from "../src/platforms/process/ports.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const cli = join(repo, "dist/src/cli/main.js");
@@ -39,7 +39,7 @@ const steps: Step[] = [
 
 async function main(): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), "flip-demo-"));
-  const [proxyPort, previewPort, controlPort] = [await freePort(), await freePort(), await freePort()];
+  const [proxyPort, previewPort, controlPort] = [await pickFreePort(), await pickFreePort(), await pickFreePort()];
   const config = join(work, "flip.yaml");
   writeFileSync(
     config,
@@ -144,16 +144,6 @@ async function waitForServer(url: string, serve: ChildProcess): Promise<void> {
   throw new Error("flip serve did not start within 20 s");
 }
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => done(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 function printTable(rows: string[][]): void {
   const visible = (text: string) => stripVTControlCharacters(text).length;

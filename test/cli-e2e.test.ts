@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  freePort,
   hit,
   killQuietly,
   makeWorkspace,
@@ -276,6 +275,5 @@ describe("flip serve start-up errors", () => {
     expect(await serve.exited()).toBe(1);
     expect(serve.output).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}`));
     expect(serve.output).toMatch(/in use/);
-    void freePort;
   });
 });

@@ -2,27 +2,17 @@
 // (dist/src/cli/main.js) and a real `flip serve`, and clean up every process even when a test fails.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
+import { pickFreePort } from "../../src/platforms/process/ports.js";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const cliPath = join(repoRoot, "dist/src/cli/main.js");
 export const helloDir = join(repoRoot, "examples/hello");
 
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => done(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 export interface Workspace {
   dir: string;
@@ -43,7 +33,7 @@ export interface WorkspaceOptions {
 /** A temp folder with a flip.yaml for examples/hello on free loopback ports. */
 export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Workspace> {
   const dir = mkdtempSync(join(tmpdir(), "flip-e2e-"));
-  const [proxyPort, previewPort, controlPort] = [await freePort(), await freePort(), await freePort()];
+  const [proxyPort, previewPort, controlPort] = [await pickFreePort(), await pickFreePort(), await pickFreePort()];
   const config = join(dir, "flip.yaml");
   const checks =
     options.checks ??
