@@ -147,6 +147,10 @@ describe("flip CLI against flip serve", () => {
     expect(noStandby.stderr).toMatch(/roll back/i);
     const unknownSlot = await runCli(["switch", "purple", "-c", ws.config]);
     expect(unknownSlot.code).toBe(1);
+    const dryRun = await runCli(["deploy", "v1", "--dry-run", "-c", ws.config]);
+    expect(dryRun.code, dryRun.stderr).toBe(0);
+    expect(dryRun.stdout).toMatch(/Dry run: deploying v1 would go to blue/);
+    expect(dryRun.stdout).toMatch(/start replica 0: \/bin\/sh -c "node server.js/);
     const crash = await runCli(["deploy", "v1-crash", "-c", ws.config]);
     expect(crash.code).toBe(2);
     expect(crash.stdout + crash.stderr).toMatch(/exited|code 1/);

@@ -249,6 +249,29 @@ describe("Engine", () => {
     expect(forced.outcome).toBe("succeeded");
   }, 30_000);
 
+  it("plans a deploy (--dry-run) with the exact changes, and makes none", async () => {
+    const h = await harness();
+    await h.finish((await h.engine.deploy("v1", actor)).id);
+    const before = h.store.listDeployments().length;
+    const plan = await h.engine.planDeploy("v2", actor);
+    expect(plan).toMatchObject({ version: "v2", slot: "green", fromSlot: "blue" });
+    expect(plan.steps.map((step) => step.phase)).toEqual(["deploying", "waiting-ready", "checking", "switching", "verifying-switch", "monitoring"]);
+    const changes = Object.fromEntries(plan.steps.map((step) => [step.phase, step.changes.join("\n")]));
+    expect(changes.deploying).toContain("nothing runs in green");
+    expect(changes.deploying).toMatch(/start replica 0: \/bin\/sh -c "node server.js" in .*examples\/hello with APP_VERSION=v2 PORT=\{port\}/);
+    expect(changes.checking).toContain('http check version: GET /api/status on every replica of green, expecting 2xx and JSON {"version":"v2"}');
+    expect(changes.switching).toMatch(/sends every new request to green/);
+    expect(changes.monitoring).toContain("on a breach, switch traffic back to blue");
+    // Nothing changed: no deployment recorded, nothing started, traffic where it was.
+    expect(h.store.listDeployments().length).toBe(before);
+    expect(await h.platform.endpoints("green")).toEqual([]);
+    expect(await h.router.live()).toBe("blue");
+    // Refused the same way a real deploy would be.
+    const running = await h.engine.deploy("v3", actor);
+    await expect(h.engine.planDeploy("v4", actor)).rejects.toBeInstanceOf(LockedError);
+    await h.finish(running.id);
+  }, 30_000);
+
   it("a check that hangs times out and aborts the deployment", async () => {
     const h = await harness({ checks: `\n  - { name: hangs, command: "sleep 30", timeout: 300ms }` });
     const done = await h.finish((await h.engine.deploy("v1", actor)).id);

@@ -47,6 +47,10 @@ export function registerRoutes(app: Hono, options: RouteOptions): void {
     const body = await readBody(c, deployBody);
     return c.json(await engine.deploy(body.version, { actor: actorOf(c), force: body.force ?? false }), 202);
   });
+  app.post("/api/deployments/plan", async (c) => {
+    const body = await readBody(c, deployBody);
+    return c.json(await engine.planDeploy(body.version, { actor: actorOf(c), force: body.force ?? false }), 200);
+  });
   app.post("/api/switch", async (c) => {
     const body = await readBody(c, switchBody);
     return c.json(await engine.switchTo(body.slot, { actor: actorOf(c), force: body.force ?? false }), 202);

@@ -6,7 +6,7 @@ import type { Dispatcher } from "undici";
 import { FlipError, ServerUnreachableError } from "../core/errors.js";
 import type { ErrorCode } from "../core/errors.js";
 import type { Slot } from "../core/slots.js";
-import type { DeploymentDetail, DeploymentSummary, StatusView } from "../engine/views.js";
+import type { DeploymentDetail, DeploymentPlan, DeploymentSummary, StatusView } from "../engine/views.js";
 import type { EventRecord } from "../store/records.js";
 import { SseParser } from "../api/sse.js";
 import type { StreamEvent } from "../api/sse.js";
@@ -59,6 +59,10 @@ export class ApiClient {
 
   audit(limit?: number): Promise<EventRecord[]> {
     return this.call("GET", `/api/audit${limit === undefined ? "" : `?limit=${limit}`}`);
+  }
+
+  planDeploy(version: string, force = false): Promise<DeploymentPlan> {
+    return this.call("POST", "/api/deployments/plan", { version, force });
   }
 
   deploy(version: string, force = false): Promise<DeploymentSummary> {

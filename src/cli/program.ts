@@ -61,14 +61,16 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
 
   withConnection(program.command("deploy").argument("<version>", "what to deploy: an image tag, a release name, a git sha").description("deploy a version to the idle slot, check it, switch traffic, watch it"))
     .option("--force", "switch even without checks configured")
-    .action((version: string, options: { config?: string; server?: string; force?: boolean }) => run(deployCommand(version, options, io)));
+    .option("--dry-run", "print the changes the deployment would make, and make none")
+    .action((version: string, options: { config?: string; server?: string; force?: boolean; dryRun?: boolean }) => run(deployCommand(version, options, io)));
 
   withConnection(program.command("switch").argument("<slot>", "blue or green").description("send traffic to a slot that already runs a version"))
-    .option("--force", "switch even without checks configured")
+    .option("--force", "switch without running the checks first")
     .action((slot: string, options: { config?: string; server?: string; force?: boolean }) => run(switchCommand(slot, options, io)));
 
-  withConnection(program.command("rollback").description("flip traffic back to the standby slot")).action((options: { config?: string; server?: string }) =>
-    run(rollbackCommand(options, io)),
+  withConnection(program.command("rollback").description("flip traffic back to the standby slot"))
+    .option("--force", "roll back even to a standby whose last deployment failed")
+    .action((options: { config?: string; server?: string; force?: boolean }) => run(rollbackCommand(options, io)),
   );
 
   withConnection(program.command("abort").description("stop the running deployment (traffic untouched before the switch, flipped back after)")).action(

@@ -7,7 +7,7 @@ import type { Phase } from "../core/phases.js";
 import { formatMetric } from "../core/rules.js";
 import type { RuleResult } from "../core/rules.js";
 import type { CheckResult } from "../checks/types.js";
-import type { DeploymentSummary } from "../engine/views.js";
+import type { DeploymentPlan, DeploymentSummary } from "../engine/views.js";
 import type { SampleRecord } from "../store/records.js";
 import type { StreamEvent } from "../api/sse.js";
 import type { Colors } from "./output.js";
@@ -117,4 +117,14 @@ function ruleText(result: RuleResult, colors: Colors): string {
   const bound = result.rule.startsWith(result.metric) ? result.rule.slice(result.metric.length).trim() : result.rule;
   const text = `${result.metric} ${formatMetric(result.metric, result.value)} (${bound})`;
   return result.ok ? text : colors.red(`${text} ✗`);
+}
+
+/** `flip deploy --dry-run`: the phases and the exact changes each would make. */
+export function planText(plan: DeploymentPlan): string {
+  const lines = [`Dry run: deploying ${plan.version} would go to ${plan.slot}${plan.fromSlot ? `, ${plan.fromSlot} is live` : ", nothing is live yet"}. Nothing was changed.`];
+  for (const step of plan.steps) {
+    lines.push(`▸ ${step.phase}`);
+    for (const change of step.changes) lines.push(`    ${change}`);
+  }
+  return lines.join("\n") + "\n";
 }

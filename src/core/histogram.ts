@@ -23,7 +23,12 @@ export class LatencyHistogram {
   total = 0;
 
   record(ms: number): void {
-    this.counts[bucketIndex(ms)]! += 1;
+    this.recordBucket(bucketIndex(ms));
+  }
+
+  /** For a caller that already knows the bucket (the proxy computes it once per request). */
+  recordBucket(index: number): void {
+    this.counts[index]! += 1;
     this.total += 1;
   }
 

@@ -1,18 +1,21 @@
 // The deploy engine: one implementation of every action (deploy, switch, rollback, abort,
 // promote), the flows that run them, and reconcile-on-start. The API, CLI and dashboard ask it;
 // it knows drivers only through the Platform, Router and MetricsSource interfaces.
-import { BadRequestError, describeError, EmptySlotError, LockedError, NoChecksError, NoStandbyError, NotFoundError, NothingRunningError } from "../core/errors.js";
+import { BadRequestError, describeError, EmptySlotError, NoChecksError, NoStandbyError, NotFoundError, NothingRunningError } from "../core/errors.js";
 import { isBeforeSwitch } from "../core/phases.js";
 import { idleSlotFor, otherSlot, SLOTS, type Slot } from "../core/slots.js";
 import type { PlatformEvent } from "../platforms/platform.js";
 import type { DeploymentRecord, EventRecord } from "../store/records.js";
+import { lockedBy } from "../store/store.js";
 import type { EngineDeps } from "./deps.js";
 import { AbortRequested, Run } from "./run.js";
+import { planSteps } from "./plan.js";
 import { describeFailedChecks, Steps } from "./steps.js";
 import {
   summarize,
   type ActionOptions,
   type DeploymentDetail,
+  type DeploymentPlan,
   type DeploymentSummary,
   type EngineApi,
   type FlowEvent,
@@ -106,9 +109,13 @@ export class Engine implements EngineApi {
 
   // ---- actions -----------------------------------------------------------------------------
 
-  async deploy(version: string, options: ActionOptions): Promise<DeploymentSummary> {
+  private refuseDeploy(version: string, options: ActionOptions): void {
     if (version.trim() === "") throw new BadRequestError("The version is empty.", "Give the version to deploy, e.g. `flip deploy v2`.");
     if (this.deps.config.checks.length === 0 && !options.force) throw new NoChecksError();
+  }
+
+  async deploy(version: string, options: ActionOptions): Promise<DeploymentSummary> {
+    this.refuseDeploy(version, options);
     const live = await this.deps.router.live();
     const idle = idleSlotFor(live);
     const record = this.deps.store.beginDeployment({
@@ -121,6 +128,27 @@ export class Engine implements EngineApi {
       force: options.force ?? false,
     });
     return this.launch(record, (run, steps) => this.runDeploy(run, steps, record));
+  }
+
+  async planDeploy(version: string, options: ActionOptions): Promise<DeploymentPlan> {
+    const { store, platform, router } = this.deps;
+    this.refuseDeploy(version, options);
+    const running = store.runningDeployment();
+    if (running) throw lockedBy(running);
+    const live = await router.live();
+    const idle = idleSlotFor(live);
+    return {
+      version,
+      slot: idle,
+      fromSlot: live,
+      steps: planSteps(this.deps.config, {
+        idle,
+        live,
+        version,
+        deploy: (await platform.planDeploy?.(idle, version)) ?? [`${platform.kind}: run ${version} in ${idle}, replacing ${store.slot(idle).version ?? "nothing"}`],
+        switchTraffic: (await router.planSwitch?.(idle)) ?? [`${router.kind}: send all traffic to ${idle}`],
+      }),
+    };
   }
 
   async switchTo(slot: Slot, options: ActionOptions): Promise<DeploymentSummary> {
@@ -144,7 +172,7 @@ export class Engine implements EngineApi {
   async rollback(options: ActionOptions): Promise<DeploymentSummary> {
     const { store, router, platform } = this.deps;
     const running = store.runningDeployment();
-    if (running) throw new LockedError(running.id, `${running.kind} ${running.version} to ${running.slot}, phase ${running.phase}`);
+    if (running) throw lockedBy(running);
     const live = await router.live();
     if (!live) throw new NoStandbyError("no slot is live yet");
     const standby = otherSlot(live);

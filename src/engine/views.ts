@@ -53,6 +53,14 @@ export type FlowEvent =
   | { type: "log"; deploymentId: string; at: number; message: string }
   | { type: "finished"; deploymentId: string; outcome: Outcome; reason: string | undefined; deployment: DeploymentSummary };
 
+/** What `flip deploy --dry-run` shows: each phase with the exact changes it would make. */
+export interface DeploymentPlan {
+  version: string;
+  slot: Slot;
+  fromSlot: Slot | undefined;
+  steps: { phase: Phase; changes: string[] }[];
+}
+
 export interface ActionOptions {
   /** Who asked (the audit log's "who"): e.g. "cli:alice", "api", "engine". */
   actor: string;
@@ -65,6 +73,8 @@ export interface EngineApi {
   history(limit?: number): DeploymentSummary[];
   deployment(id: string): DeploymentDetail;
   auditLog(limit?: number): EventRecord[];
+  /** The changes deploy() would make, making none (refused the same way deploy() would be). */
+  planDeploy(version: string, options: ActionOptions): Promise<DeploymentPlan>;
   /** Starts a deployment and returns at once (after it is queued and the lock is held). */
   deploy(version: string, options: ActionOptions): Promise<DeploymentSummary>;
   switchTo(slot: Slot, options: ActionOptions): Promise<DeploymentSummary>;

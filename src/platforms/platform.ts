@@ -41,6 +41,8 @@ export interface Platform {
    * (found through the persisted state) or start the recorded version again.
    */
   recover(signal: AbortSignal): Promise<void>;
+  /** The exact changes deploy(slot, version) would make (commands, patches, API calls), making none. */
+  planDeploy?(slot: Slot, version: string): Promise<string[]>;
   /** Runs `version` in `slot`, replacing whatever ran there. Resolves once it has been started. */
   deploy(slot: Slot, version: string, signal: AbortSignal): Promise<void>;
   /** Resolves when every replica of the slot answers its readiness probe; rejects with a reason otherwise. */

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { Dispatcher } from "undici";
 import type { Logger } from "../logging.js";
+import type { UpstreamErrorKind } from "../routers/router.js";
 import { clientResponseHeaders, hasRequestBody, upstreamRequestHeaders } from "./headers.js";
 import type { ExchangeOutcome } from "./traffic.js";
 
@@ -15,6 +16,10 @@ type Controller = Dispatcher.DispatchController;
 const UPSTREAM_TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT"]);
 /** undici refuses the request itself: a header the client sent cannot be forwarded. */
 const BAD_REQUEST_CODES = new Set(["UND_ERR_INVALID_ARG", "UND_ERR_NOT_SUPPORTED"]);
+/** No connection could be opened (a connect timeout counts as a timeout). */
+const UPSTREAM_CONNECT_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL", "ENOTFOUND", "EAI_AGAIN"]);
+/** An open connection broke: the replica closed it, crashed, or the network dropped it. */
+const UPSTREAM_RESET_CODES = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
 /** nginx's convention for "the client closed the connection before the answer". */
 const CLIENT_GONE_STATUS = 499;
 
@@ -29,6 +34,16 @@ export function statusForUpstreamError(error: unknown): number {
   if (code !== undefined && UPSTREAM_TIMEOUT_CODES.has(code)) return 504;
   if (code !== undefined && BAD_REQUEST_CODES.has(code)) return 400;
   return 502;
+}
+
+/** How the upstream failed, for the metrics (the status alone cannot tell a refused connection from a reset). */
+export function upstreamErrorKind(error: unknown): UpstreamErrorKind {
+  const code = errorCode(error);
+  if (code === undefined) return "other";
+  if (UPSTREAM_TIMEOUT_CODES.has(code)) return "timeout";
+  if (UPSTREAM_CONNECT_CODES.has(code)) return "connect";
+  if (UPSTREAM_RESET_CODES.has(code)) return "reset";
+  return "other";
 }
 
 const REASONS: Record<number, string> = {
@@ -151,13 +166,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
       // Too late for a status: the client sees a cut connection, which is the honest answer.
       this.logger.warn({ err: error, url: this.req.url }, "upstream failed mid-response");
       this.res.destroy();
-      this.finish(this.status, true);
+      this.finish(this.status, true, upstreamErrorKind(error));
       return;
     }
     const status = statusForUpstreamError(error);
     this.logger.warn({ err: error, url: this.req.url, status }, "upstream request failed");
     respondPlain(this.res, status, REASONS[status] ?? "bad gateway");
-    this.finish(status, status >= 500);
+    this.finish(status, status >= 500, status >= 500 ? upstreamErrorKind(error) : undefined);
   }
 
   private readonly onClientClose = (): void => {
@@ -171,10 +186,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return this.res.destroyed || this.req.socket.destroyed;
   }
 
-  private finish(status: number, failed: boolean): void {
+  private finish(status: number, failed: boolean, upstreamError?: UpstreamErrorKind): void {
     this.finished = true;
     this.resolveDone?.();
-    this.onFinish(this, { status, failed, latencyMs: performance.now() - this.startedAt });
+    this.onFinish(this, { status, failed, latencyMs: performance.now() - this.startedAt, upstreamError });
   }
 }
 

@@ -52,7 +52,11 @@ export class ProxyServer {
   private closing = false;
 
   constructor(private readonly options: ProxyOptions) {
-    this.traffic = new ProxyTraffic(options.clock, (slot) => this.inFlight[slot].size);
+    this.traffic = new ProxyTraffic(
+      options.clock,
+      (slot) => this.inFlight[slot].size,
+      (slot) => this.groups[slot].upstreams,
+    );
     this.bound = { listen: options.listen, ...(options.preview === undefined ? {} : { preview: options.preview }) };
     this.liveServer = this.createListener(this.onLiveRequest);
     this.previewServer = options.preview === undefined ? undefined : this.createListener(this.onPreviewRequest);
@@ -142,15 +146,17 @@ export class ProxyServer {
     if (upstream === undefined) {
       // Users see an error, so the monitor must too.
       respondPlain(res, 503, `the live slot (${slot}) has no replicas`);
-      traffic.record({ status: 503, failed: true, latencyMs: 0 });
+      traffic.record({ status: 503, failed: true, latencyMs: 0, upstreamError: undefined });
       return;
     }
     const inFlight = this.inFlight[slot];
+    const replica = upstream.traffic;
     const exchange = new Exchange(req, res, this.options.logger, (done, outcome) => {
       inFlight.delete(done);
-      traffic.record(outcome);
+      traffic.record(outcome, replica);
     });
     inFlight.add(exchange);
+    replica.begin(); // before start(): a client already gone finishes the exchange inside it
     exchange.start(upstream.pool);
   };
 

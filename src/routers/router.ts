@@ -43,6 +43,30 @@ export interface TrafficSnapshot {
 
 export interface TrafficStats {
   snapshot(slot: Slot): TrafficSnapshot;
+  /** Every counter of a slot and of each replica it has now, for /metrics. Optional: a source may only feed the monitor. */
+  counts?(slot: Slot): SlotTrafficCounts;
+}
+
+/** Responses by the first digit of their status; 499 (the client left before the answer) apart from 4xx. */
+export type StatusClass = "1xx" | "2xx" | "3xx" | "4xx" | "5xx" | "499";
+
+/** Why the proxy answered 502/504 itself: no connection, no answer in time, or a connection broken midway. */
+export type UpstreamErrorKind = "connect" | "timeout" | "reset" | "other";
+
+/** Cumulative counters since the router started, of a slot or of one replica. */
+export interface TrafficCounts {
+  /** Finished requests; the sum of `responses`. */
+  requests: number;
+  responses: Record<StatusClass, number>;
+  upstreamErrors: Record<UpstreamErrorKind, number>;
+  inFlight: number;
+  /** Request durations: `counts[i]` observations in (bounds[i-1], bounds[i]], the last one above every bound. */
+  duration: { boundsSeconds: readonly number[]; counts: number[]; sumSeconds: number };
+}
+
+export interface SlotTrafficCounts extends TrafficCounts {
+  /** The replicas the slot has now; a replica that is gone takes its counters with it. */
+  replicas: (TrafficCounts & { replica: string })[];
 }
 
 export interface Router {
@@ -54,6 +78,8 @@ export interface Router {
   setTargets(slot: Slot, endpoints: Endpoint[]): Promise<void>;
   /** What the data plane really points at now (after a restart too). */
   live(): Promise<Slot | undefined>;
+  /** The exact change switchTo(slot) would make (patch, API call, swap), making none. */
+  planSwitch?(slot: Slot): Promise<string[]>;
   /** Idempotent; throws EmptySlotError when the slot has nothing to send traffic to. */
   switchTo(slot: Slot): Promise<void>;
   /** Resolves once the data plane has converged on `slot`; rejects with TimeoutError otherwise. */

@@ -64,7 +64,8 @@ export function describeDeployment(deployment: Pick<DeploymentRecord, "kind" | "
   return `${deployment.kind} ${deployment.version} to ${deployment.slot}`;
 }
 
-function lockedBy(running: DeploymentRecord): LockedError {
+/** The refusal that names the running deployment (the deploy lock). */
+export function lockedBy(running: DeploymentRecord): LockedError {
   return new LockedError(running.id, `${describeDeployment(running)}, phase ${running.phase}`);
 }
 

@@ -5,7 +5,7 @@ import type { CheckResult } from "../../checks/types.js";
 import type { Outcome, Phase } from "../../core/phases.js";
 import type { Slot } from "../../core/slots.js";
 import { LockedError, NotFoundError, NothingRunningError } from "../../core/errors.js";
-import type { ActionOptions, DeploymentDetail, DeploymentSummary, EngineApi, FlowEvent, StatusView } from "../../engine/views.js";
+import type { ActionOptions, DeploymentDetail, DeploymentPlan, DeploymentSummary, EngineApi, FlowEvent, StatusView } from "../../engine/views.js";
 import type { EventRecord, SampleRecord } from "../../store/records.js";
 
 export interface RecordedCall {
@@ -65,6 +65,15 @@ export class EngineDouble implements EngineApi {
   auditLog(limit?: number): EventRecord[] {
     this.calls.push({ method: "auditLog", args: [limit] });
     return this.audit.slice(0, limit ?? 100);
+  }
+
+  async planDeploy(version: string, options: ActionOptions): Promise<DeploymentPlan> {
+    this.calls.push({ method: "planDeploy", args: [version, options] });
+    const error = this.failNextAction;
+    this.failNextAction = undefined;
+    if (error) throw error;
+    const slot = this.live === "blue" ? "green" : "blue";
+    return { version, slot, fromSlot: this.live, steps: [{ phase: "deploying", changes: [`run ${version} in ${slot}`] }] };
   }
 
   async deploy(version: string, options: ActionOptions): Promise<DeploymentSummary> {

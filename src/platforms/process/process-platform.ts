@@ -6,6 +6,7 @@ import { PlatformError } from "../../core/errors.js";
 import { SLOTS } from "../../core/slots.js";
 import type { Endpoint, Slot } from "../../core/slots.js";
 import { renderTemplate } from "../../core/template.js";
+import { describeProcessDeploy } from "./plan.js";
 import type { Platform, PlatformContext, PlatformEvent, SlotRuntime } from "../platform.js";
 import type { ProcessPlatformConfig } from "./config.js";
 import { replicaLogPath } from "./log-file.js";
@@ -63,6 +64,12 @@ export class ProcessPlatform implements Platform {
         throw error;
       }
     });
+  }
+
+  async planDeploy(slot: Slot, version: string): Promise<string[]> {
+    const run = this.slots.get(slot);
+    const pids = run?.replicas.flatMap((replica) => (replica.isRunning && replica.pid !== undefined ? [replica.pid] : [])) ?? [];
+    return describeProcessDeploy(this.config, this.context.configDir, slot, version, { version: run?.version, pids });
   }
 
   async waitReady(slot: Slot, timeoutMs: number, signal: AbortSignal): Promise<void> {

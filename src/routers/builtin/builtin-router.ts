@@ -1,6 +1,7 @@
 // `router: { kind: builtin }`: the Router interface over Flip's own reverse proxy (src/proxy/).
 // The proxy is the data plane, so live() is simply what the proxy points at, and the live slot is
 // persisted before every swap so a restarted controller points the same way.
+import { formatDuration } from "../../core/duration.js";
 import { EmptySlotError, TimeoutError } from "../../core/errors.js";
 import { isSlot, type Endpoint, type Slot } from "../../core/slots.js";
 import { ProxyServer, type ProxyAddresses } from "../../proxy/server.js";
@@ -23,9 +24,11 @@ export class BuiltinRouter implements Router {
   readonly capabilities: RouterCapabilities = { weights: false, mirror: false, verify: true, traffic: true };
   readonly traffic: TrafficStats;
   private readonly proxy: ProxyServer;
+  /** What setTargets() was last told, for planSwitch(). */
+  private readonly targets: Record<Slot, Endpoint[]> = { blue: [], green: [] };
 
   constructor(
-    config: BuiltinRouterConfig,
+    private readonly config: BuiltinRouterConfig,
     private readonly context: RouterContext,
     tuning: BuiltinRouterTuning = {},
   ) {
@@ -52,8 +55,20 @@ export class BuiltinRouter implements Router {
   }
 
   setTargets(slot: Slot, endpoints: Endpoint[]): Promise<void> {
+    this.targets[slot] = [...endpoints];
     this.proxy.setTargets(slot, endpoints);
     return Promise.resolve();
+  }
+
+  async planSwitch(slot: Slot): Promise<string[]> {
+    const from = this.proxy.live;
+    const { listen } = this.proxy.addresses();
+    if (from === slot) return [`the proxy on ${listen} already sends traffic to ${slot}: no change`];
+    const replicas = this.targets[slot].map((endpoint) => endpoint.url);
+    return [
+      `the proxy on ${listen} sends every new request to ${slot} (${replicas.length > 0 ? replicas.join(", ") : "its replicas once they are ready"}) in one in-memory swap`,
+      from ? `requests in flight on ${from} finish; cut after ${formatDuration(this.config.drainTimeout)} (drainTimeout)` : "nothing is live now: nothing to drain",
+    ];
   }
 
   live(): Promise<Slot | undefined> {

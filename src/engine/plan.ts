@@ -1,0 +1,45 @@
+// `flip deploy --dry-run`: the phases a deployment would go through, each with the exact changes
+// it would make. Pure: the drivers describe their own changes; this adds the engine's part.
+import type { FlipConfig } from "../config/schema.js";
+import { formatDuration } from "../core/duration.js";
+import type { Slot } from "../core/slots.js";
+import type { DeploymentPlan } from "./views.js";
+
+export interface PlanInput {
+  idle: Slot;
+  live: Slot | undefined;
+  version: string;
+  /** The platform's own description of its deploy. */
+  deploy: string[];
+  /** The router's own description of its switch. */
+  switchTraffic: string[];
+}
+
+export function planSteps(config: FlipConfig, input: PlanInput): DeploymentPlan["steps"] {
+  const { idle, live, version } = input;
+  const { monitor } = config;
+  const checks = config.checks.map((check) =>
+    check.http
+      ? `http check ${check.name}: ${check.http.method} ${check.http.path} on every replica of ${idle}, expecting ${describeStatus(check.http.expectStatus)}${check.http.expectJson ? ` and JSON ${JSON.stringify(check.http.expectJson).replaceAll("{version}", version)}` : ""} (timeout ${formatDuration(check.timeout)}, ${check.retries} retries)`
+      : `command check ${check.name}: ${check.command ?? ""} (timeout ${formatDuration(check.timeout)}, ${check.retries} retries)`,
+  );
+  return [
+    { phase: "deploying", changes: input.deploy },
+    { phase: "waiting-ready", changes: [`wait up to ${formatDuration(config.readyTimeout)} for every replica of ${idle} to answer its readiness probe`] },
+    { phase: "checking", changes: checks.length > 0 ? checks : ["no checks configured: the switch would be untested (--force)"] },
+    { phase: "switching", changes: input.switchTraffic },
+    { phase: "verifying-switch", changes: [`wait up to ${formatDuration(config.verifyTimeout)} for the router to confirm traffic reaches ${idle}`] },
+    {
+      phase: "monitoring",
+      changes: [
+        `judge ${monitor.rules.join(", ")} every ${formatDuration(monitor.interval)} for ${formatDuration(monitor.duration)} (windows under ${monitor.minRequests} requests are not judged)`,
+        live ? `on a breach, switch traffic back to ${live}` : "on a breach there is no standby to switch back to: the deployment would end failed",
+      ],
+    },
+  ];
+}
+
+function describeStatus(expect: number | number[] | string): string {
+  if (Array.isArray(expect)) return expect.join(" or ");
+  return String(expect);
+}
