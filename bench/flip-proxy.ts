@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   if (values.listen === undefined || values.blue === undefined) throw new Error("--listen and --blue are required");
   if (!isSlot(values.live)) throw new Error(`--live must be blue or green, got "${values.live}"`);
 
-  const logger = createLogger({ level: "warn" });
+  const logger = createLogger({ level: "error" });
   const router = new BuiltinRouter(routerConfig(values.listen, values.workers), {
     app: "bench",
     logger,

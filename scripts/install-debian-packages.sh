@@ -5,7 +5,11 @@ set -euo pipefail
 packages=(
   procps   # ps / pgrep: tests assert that stopped replicas leave no orphans
   curl     # the example smoke-test scripts
+  prometheus  # the prometheus monitor source is tested against a real Prometheus (started by the test)
 )
+# The Kubernetes tests drive their API double with the real kubectl. The machine image has one;
+# Debian's kubernetes-client is the fallback, installed only when kubectl is missing.
+if ! command -v kubectl >/dev/null 2>&1; then packages+=(kubernetes-client); fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 $SUDO apt-get update -qq

@@ -1,6 +1,7 @@
 // The composition root of `flip serve`: opens the store, builds the platform, router, metrics
 // source and engine from the config, recovers replicas and reconciles before the proxy accepts
 // traffic, then serves the control API. close() drains the proxy and stops the replicas.
+import { registerMetricsRoute } from "./api/metrics-route.js";
 import { startApiServer } from "./api/server.js";
 import { systemClock, type Clock } from "./core/clock.js";
 import { FlipError } from "./core/errors.js";
@@ -9,6 +10,7 @@ import type { FlipConfig } from "./config/schema.js";
 import { Engine } from "./engine/engine.js";
 import type { EngineApi } from "./engine/views.js";
 import type { Logger } from "./logging.js";
+import { PrometheusExporter } from "./metrics/prometheus-exporter.js";
 import { createMetricsSource } from "./metrics/registry.js";
 import { createPlatform } from "./platforms/registry.js";
 import { createRouter } from "./routers/registry.js";
@@ -62,7 +64,23 @@ export async function startController(config: FlipConfig, options: { logger: Log
     }
     await engine.start();
     await router.start();
-    api = await startApiServer({ engine, listen: config.control.listen, token: config.control.token, logger: logger.child({ component: "api" }) });
+    // /metrics: the proxy's counters (when the router sees traffic) and the engine's state, read at scrape time.
+    const metrics = new PrometheusExporter({
+      app: config.app,
+      traffic: router.traffic,
+      versionOf: (slot) => store.slot(slot).version,
+      liveSlot: () => router.live(),
+      deploymentOutcomes: () => store.deploymentOutcomes(),
+      processMetrics: true,
+      logger: logger.child({ component: "metrics" }),
+    });
+    api = await startApiServer({
+      engine,
+      listen: config.control.listen,
+      token: config.control.token,
+      logger: logger.child({ component: "api" }),
+      extraRoutes: (app) => registerMetricsRoute(app, metrics),
+    });
   } catch (error) {
     // Leave replicas running and the store as it was: the next `flip serve` adopts them.
     await engine.stop().catch(() => {});

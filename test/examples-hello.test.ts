@@ -58,6 +58,7 @@ describe("examples/hello/flip.yaml", () => {
     expect(config.app).toBe("hello");
     expect(config.platform).toMatchObject({ kind: "process", command: "node server.js", env: { APP_VERSION: "{version}", PORT: "{port}" } });
     // cwd is relative to flip.yaml and must land on the folder that holds server.js.
+    if (config.platform.kind !== "process") throw new Error("expected the process platform");
     expect(existsSync(join(resolve(helloDir, config.platform.cwd ?? "."), "server.js"))).toBe(true);
     expect(config.router).toMatchObject({ kind: "builtin", listen: "127.0.0.1:8080", preview: "127.0.0.1:8081" });
     expect(config.checks.map((check) => check.name)).toEqual(["health", "version"]);

@@ -20,6 +20,7 @@ const STOP_GRACE_MS = 3000;
 export class ProcessGroup {
   private readonly started: Started[] = [];
   private readonly extraPids = new Set<number>();
+  private readonly afterStop: Array<() => void> = [];
   private stopping: Promise<void> | undefined;
 
   /** Spawns `command`; its output is kept (tail only), never printed unless it fails. */
@@ -39,6 +40,11 @@ export class ProcessGroup {
   /** A process started elsewhere (the load generator) that must not outlive the benchmark either. */
   adopt(pid: number): void {
     this.extraPids.add(pid);
+  }
+
+  /** Runs once everything has stopped (removing the scratch folder), on a signal too. */
+  onStopped(cleanup: () => void): void {
+    this.afterStop.push(cleanup);
   }
 
   /** Resolves once host:port accepts connections; rejects if the process exits first or on timeout. */
@@ -69,6 +75,7 @@ export class ProcessGroup {
     const deadline = Date.now() + STOP_GRACE_MS;
     while (Date.now() < deadline && pids.some(isAlive)) await sleep(50);
     for (const pid of pids.filter(isAlive)) signal(pid, "SIGKILL");
+    for (const cleanup of this.afterStop) cleanup();
   }
 
   /** Stops everything on Ctrl-C / SIGTERM, then exits with the conventional 128+n code. */

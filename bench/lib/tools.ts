@@ -1,6 +1,6 @@
 // Finding the programs a benchmark drives (nginx, HAProxy, wrk, autocannon) and the machine it runs
 // on. The benchmarks install nothing: when something is missing they say what to apt-get install.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { accessSync, constants, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { delimiter, join } from "node:path";
@@ -61,27 +61,22 @@ export function installHint(packages: string[]): string {
   ].join("\n");
 }
 
-/** The first line a `--version`-style call prints, on stdout or stderr, exit code ignored (wrk exits 1). */
+/** The first line a `--version`-style call prints, on stdout or stderr (nginx -v), exit code ignored (wrk exits 1). */
 function versionOf(command: string | undefined, args: string[]): string {
   if (command === undefined) return "absent";
-  let text: string;
-  try {
-    text = execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-  } catch (error) {
-    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
-    text = `${stdout ?? ""}${stderr ?? ""}`;
-  }
-  return text.trim().split("\n")[0] || "unknown";
+  const result = spawnSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 5000 });
+  const text = `${result.stdout ?? ""}\n${result.stderr ?? ""}`.trim();
+  return text.split("\n")[0] || "unknown";
 }
 
 /** One line per fact about the machine, printed above every result so numbers carry their context. */
 export function describeMachine(tools: Tools): string[] {
   const model = /^model name\s*:\s*(.+)$/m.exec(safeRead("/proc/cpuinfo"))?.[1] ?? cpus()[0]?.model ?? "unknown";
   const loadAverage = safeRead("/proc/loadavg").split(" ").slice(0, 3).join(" ");
-  const lines = [
-    `machine: ${cpus().length} cores (nproc ${nproc()}), ${model}; load average ${loadAverage || "unknown"}`,
-    `node ${process.version}; ${versionOf(tools.nginx, ["-v"]).replace(/^nginx version: /, "")}; ${versionOf(tools.haproxy, ["-v"]).replace(/ - https.*$/, "")}`,
-  ];
+  const software = [`node ${process.version}`];
+  if (tools.nginx !== undefined) software.push(versionOf(tools.nginx, ["-v"]).replace(/^nginx version: /, ""));
+  if (tools.haproxy !== undefined) software.push(versionOf(tools.haproxy, ["-v"]).replace(/ - https.*$/, ""));
+  const lines = [`machine: ${cpus().length} cores (nproc ${nproc()}), ${model}; load average ${loadAverage || "unknown"}`, software.join("; ")];
   if (tools.load !== undefined) lines.push(`load generator: ${versionOf(tools.load.path, ["--version"]).replace(/ Copyright.*$/, "")}`);
   return lines;
 }

@@ -1,7 +1,9 @@
 // Rules that span several keys, checked once the config has the right shape: every listener has an
-// address of its own, the two slots' process ports do not collide, check names are unique.
+// address of its own, the two slots' process ports do not collide, check names are unique, and a
+// monitor source that is asked per metric has a query for every metric the rules name.
 // Pure: the validated config in, problems out.
 import type { RawConfig } from "./schema.js";
+import { parseRule } from "../core/rules.js";
 import { parseListenAddress } from "./fields.js";
 import { formatPath } from "./source.js";
 import type { KeyPath, PathProblem } from "./source.js";
@@ -18,7 +20,7 @@ interface Listener {
 /** `written(path)` says whether a key is in the file, so a clash is reported where the user wrote it. */
 export function crossCheck(config: RawConfig, written: (path: KeyPath) => boolean): PathProblem[] {
   const listeners = listenersOf(config, written);
-  return [...clashingListeners(listeners), ...clashingPorts(config, listeners), ...duplicateCheckNames(config)];
+  return [...clashingListeners(listeners), ...clashingPorts(config, listeners), ...duplicateCheckNames(config), ...rulesWithoutQueries(config)];
 }
 
 function listenersOf(config: RawConfig, written: (path: KeyPath) => boolean): Listener[] {
@@ -110,4 +112,14 @@ function duplicateCheckNames(config: RawConfig): PathProblem[] {
     else problems.push({ path: ["checks", index, "name"], message: `check name "${check.name}" is used twice (first at checks[${earlier}]); give each check its own name` });
   });
   return problems;
+}
+
+function rulesWithoutQueries(config: RawConfig): PathProblem[] {
+  const source = config.monitor.source;
+  if (source?.kind !== "prometheus") return [];
+  return config.monitor.rules.flatMap((text, index) => {
+    const parsed = parseRule(text);
+    if (!parsed.ok || source.queries[parsed.rule.metric] !== undefined) return [];
+    return [{ path: ["monitor", "rules", index], message: `rule "${text}" needs a PromQL query for ${parsed.rule.metric}: add \`${parsed.rule.metric}: "..."\` under monitor.source.queries` }];
+  });
 }

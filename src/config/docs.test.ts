@@ -11,6 +11,7 @@ describe("docs/configuration.md", () => {
     const example = /```yaml\n([\s\S]*?)```/.exec(page)?.[1];
     expect(example).toBeDefined();
     const config = parseConfigText(example as string, "/srv/hello/flip.yaml", { env: { STATUS_TOKEN: "s", FLIP_TOKEN: "f" } });
+    if (config.platform.kind !== "process") throw new Error("expected the process platform");
     expect(config.platform.ports).toEqual({ blue: 9100, green: 9200 });
     expect(config.checks[1]?.http?.headers).toEqual({ Authorization: "Bearer s" });
     for (const key of ["app", "platform", "router", "checks", "monitor", "control", "state", "logs", "readyTimeout", "verifyTimeout"]) {

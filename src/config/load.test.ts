@@ -32,7 +32,18 @@ describe("parseConfigText: valid configs", () => {
     const config = parseConfigText(MINIMAL, FILE, { env: {} });
     expect(config.app).toBe("hello");
     expect(config.platform).toMatchObject({ kind: "process", command: "node server.js", replicas: 1, env: {}, stopGrace: 10_000, restart: { maxBackoff: 30_000 } });
-    expect(config.router).toEqual({ kind: "builtin", listen: "127.0.0.1:8080", drainTimeout: 30_000, connectTimeout: 5_000, upstreamTimeout: 60_000 });
+    expect(config.router).toEqual({
+      kind: "builtin",
+      listen: "127.0.0.1:8080",
+      drainTimeout: 30_000,
+      connectTimeout: 5_000,
+      upstreamTimeout: 60_000,
+      health: { enabled: true, interval: 5_000, timeout: 2_000, unhealthyAfter: 2, healthyAfter: 1, passive: { failures: 3, ejectFor: 10_000 } },
+      longLivedGrace: 30_000,
+      sessions: { affinity: "none", drain: 900_000, cookie: "flip_slot" },
+      limits: { maxHeaderBytes: 16_384, maxHeaders: 100, headersTimeout: 10_000, requestTimeout: 300_000, idleTimeout: 60_000 },
+      workers: 1,
+    });
     expect(config.checks).toEqual([]);
     expect(config.monitor).toEqual({ duration: 300_000, interval: 10_000, minRequests: 20, rules: ["errorRate < 5%"] });
     expect(config.control).toEqual({ listen: "127.0.0.1:8787" });
@@ -49,6 +60,7 @@ describe("parseConfigText: valid configs", () => {
     expect(config.file).toBe(resolve("deploy/flip.yaml"));
     expect(config.dir).toBe(resolve("deploy"));
     expect(config.statePath).toBe(resolve("data/flip.db"));
+    if (config.platform.kind !== "process") throw new Error("expected the process platform");
     expect(config.platform.cwd).toBe("releases/{version}");
   });
 
@@ -102,7 +114,7 @@ platfrom:
 zzz: 1
 `);
     expect(problems).toEqual([
-      { path: "platform", line: 1, message: 'required: "platform" is missing (expected a map with kind: process)' },
+      { path: "platform", line: 1, message: 'required: "platform" is missing (expected a map with kind: process | command | static | kubernetes)' },
       { path: "platfrom", line: 2, message: 'unknown key "platfrom" — did you mean "platform"?' },
       { path: "zzz", line: 5, message: expect.stringMatching(/^unknown key "zzz" — expected one of: app, platform, router, checks, monitor, control, state/) },
     ]);
@@ -184,12 +196,12 @@ control: { listen: "localhost" }
   });
 
   it("lists the known kinds for an unknown platform or router kind, and asks for a missing one", () => {
-    expect(problemsOf("app: hello\nplatform: { kind: proces, command: x }\nrouter:\n  kind: nginx\n")).toEqual([
-      { path: "platform.kind", line: 2, message: 'unknown platform kind "proces": expected one of process' },
-      { path: "router.kind", line: 4, message: 'unknown router kind "nginx": expected one of builtin' },
+    expect(problemsOf("app: hello\nplatform: { kind: proces, command: x }\nrouter:\n  kind: traefik\n")).toEqual([
+      { path: "platform.kind", line: 2, message: 'unknown platform kind "proces": expected one of process, command, static, kubernetes' },
+      { path: "router.kind", line: 4, message: expect.stringMatching(/^unknown router kind "traefik": expected one of builtin, kubernetes-service, aws-alb, route53/) },
     ]);
     expect(problemsOf("app: hello\nplatform:\n  command: x\n")).toEqual([
-      { path: "platform.kind", line: 2, message: 'required: "kind" is missing (expected one of process)' },
+      { path: "platform.kind", line: 2, message: 'required: "kind" is missing (expected one of process, command, static, kubernetes)' },
     ]);
   });
 
@@ -248,6 +260,7 @@ control: { token: "\${FLIP_TOKEN}" }
       { env: { APP_NAME: "hello", RELEASE: "r7", SHA: "0123", FLIP_TOKEN: "t0k" } },
     );
     expect(config.app).toBe("hello");
+    if (config.platform.kind !== "process") throw new Error("expected the process platform");
     expect(config.platform.command).toBe("node server.js --port {port}");
     expect(config.platform.replicas).toBe(3); // unquoted: read as a number once expanded
     expect(config.platform.env).toEqual({ RELEASE: "r7-{version}", SHA: "0123" }); // quoted: stays text

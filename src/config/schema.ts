@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { parseRule } from "../core/rules.js";
 import { durationOr, listenAddress, name } from "./fields.js";
+import { metricsSourceConfigSchema } from "../metrics/schemas.js";
 import { platformConfigSchema } from "../platforms/schemas.js";
 import { routerConfigSchema } from "../routers/schemas.js";
 
@@ -48,6 +49,8 @@ const monitorSchema = z.strictObject({
   interval: durationOr("10s"),
   minRequests: z.number().int().min(0).default(20),
   rules: z.array(ruleText).default(["errorRate < 5%"]),
+  /** Where the rules' metrics come from; absent: the built-in proxy's own counters. */
+  source: metricsSourceConfigSchema.optional(),
 });
 
 const controlSchema = z.strictObject({

@@ -78,6 +78,7 @@ describe("starterConfig", () => {
     };
     expect(JSON.parse(JSON.stringify(withoutExamples))).toEqual(JSON.parse(JSON.stringify(plain)));
     // readiness shows the defaults the platform applies when it is absent.
+    if (full.platform.kind !== "process") throw new Error("expected the process platform");
     expect(full.platform.readiness).toEqual({ path: "/health", interval: 200 });
   });
 

@@ -79,6 +79,19 @@ platform:
   # A copy that exits on its own is restarted, waiting longer after each exit, at most this long.
   # restart:
   #   maxBackoff: 30s
+  # Instead of "process", the platform can be your team's own scripts ("command": Flip runs them
+  # with {slot} and {version} filled in, and reaches each slot at its URL), written with these keys:
+  #   { kind: command, deploy: "./deploy.sh {slot} {version}", ready: "./ready.sh {slot}", stop: "./stop.sh {slot}" }
+  #   { scale: "./scale.sh {slot} {replicas}", cwd: deploy, env: { REGION: eu-west-1 }, readyInterval: 2s, killGrace: 10s }
+  #   { endpoint: "http://app-{slot}.internal:8080" }  or  { urls: { blue: "http://10.0.0.5:8080", green: "http://10.0.0.6:8080" } }
+  #   { timeouts: { deploy: 10m, ready: 5m, scale: 5m, stop: 5m } }
+  # or two slots deployed by something else, given by URL ("static": Flip checks, switches, watches):
+  #   { kind: static, slots: { blue: { url: "http://10.0.0.5:8080" }, green: { url: "http://10.0.0.6:8080" } }, readyInterval: 1s }
+  # or two Deployments on Kubernetes ("kubernetes": a deploy sets the container's image and waits
+  # for the rollout; credentials as for kubectl):
+  #   { kind: kubernetes, image: "registry.example.com/app:{version}", deployment: "{app}-{slot}", container: app }
+  #   { replicas: 2, namespace: shop, kubeconfig: ./kubeconfig, context: prod, pollInterval: 1s, endpoint: "http://{deployment}.{namespace}.svc" }
+  # Every key is described in docs/configuration.md.
 
 # How traffic reaches the live slot. With "builtin", Flip runs its own reverse proxy.
 router:
@@ -92,6 +105,51 @@ router:
   # How long to wait for a connection to a copy (then 502), and for its response headers (then 504).
   # connectTimeout: 5s
   # upstreamTimeout: 60s
+  # After a switch, WebSockets and server-sent-event streams to the old slot stay up this long, then
+  # are closed cleanly (WebSocket close code 1001, so browsers reconnect, to the new version).
+  # longLivedGrace: 30s
+  # Version-aware sessions. With affinity "cookie", a client that was using the old version keeps it
+  # for up to drain after a switch (unless that slot turns unhealthy); new clients get the new one.
+  # Off by default: a bug that calls for a rollback keeps hitting those sessions until drain ends.
+  # sessions:
+  #   affinity: none
+  #   drain: 15m
+  #   cookie: flip_slot
+  # The health of each copy of both slots. Every interval, Flip requests the path of the first http
+  # check below on each copy (any answer under 500 passes); a copy that fails unhealthyAfter checks
+  # in a row gets no requests until it passes healthyAfter in a row. Set health.path to ask another
+  # path (then only 2xx or 3xx passes), or enabled to false to turn the checks off.
+  # health:
+  #   enabled: true
+  #   interval: 5s
+  #   timeout: 2s
+  #   unhealthyAfter: 2
+  #   healthyAfter: 1
+  #   # A copy that this many requests in a row cannot reach gets none for ejectFor (0: never).
+  #   passive: { failures: 3, ejectFor: 10s }
+  # What the proxy accepts from clients: bigger headers, or more of them, get 431; a client that
+  # takes longer than headersTimeout to send its headers (or requestTimeout for the whole request)
+  # gets 408; an idle keep-alive connection is closed after idleTimeout. 0 turns a timeout off.
+  # limits:
+  #   maxHeaderBytes: 16384
+  #   maxHeaders: 100
+  #   headersTimeout: 10s
+  #   requestTimeout: 5m
+  #   idleTimeout: 60s
+  # Processes that serve the listeners. 1: the proxy runs inside flip serve. More: that many
+  # node:cluster workers share the listen addresses (a switch returns once every one has moved).
+  # workers: 1
+  # Instead of "builtin", the router can switch an AWS load balancer's listener between two target
+  # groups ("aws-alb") or a Route 53 record between two answers ("route53"); AWS credentials come
+  # from the SDK's usual chain, never from this file. Written with these keys:
+  #   { kind: aws-alb, listenerArn: "arn:aws:elasticloadbalancing:…:listener/app/…", region: eu-west-1, pollInterval: 5s }
+  #   { targetGroups: { blue: "arn:…:targetgroup/app-blue/…", green: "arn:…:targetgroup/app-green/…" } }
+  #   { kind: route53, hostedZoneId: Z1D633PJN98FT9, recordName: app.example.com, recordType: A, ttl: 60s }
+  #   { slots: { blue: { alias: { dnsName: app-blue-1.eu-west-1.elb.amazonaws.com, hostedZoneId: Z32O12XQLNTSW2, evaluateTargetHealth: false } } } }
+  #   { slots: { blue: { value: "192.0.2.10" }, green: { value: "192.0.2.20" } } }
+  # or flip a Kubernetes Service's selector label between the two slots' pods ("kubernetes-service"):
+  #   { kind: kubernetes-service, service: app, label: version, values: { blue: blue, green: green }, pollInterval: 1s }
+  #   { namespace: shop, kubeconfig: ./kubeconfig, context: prod }   (default: the kubernetes platform's)
 
 # Smoke tests, run against the idle slot before any traffic moves. If one fails, the deploy stops
 # and the live slot is never touched. Each check has a name and either "http" or "command".
@@ -129,6 +187,15 @@ monitor:
   rules:
     - "errorRate < 5%"
     - "p99 < 800ms"
+  # Where the rules' values come from. Without a source, Flip's own proxy counts the traffic. When
+  # traffic does not pass through Flip (Kubernetes, a load balancer, DNS), Flip can ask Prometheus:
+  # one PromQL query per metric, with {slot}, {version}, {app} and {window} (the interval) filled in.
+  #   { source: { kind: prometheus, url: "http://127.0.0.1:9090", queries: { ... }, timeout: 10s, consecutiveErrorLimit: 4 } }
+  # with queries such as (errorRate a fraction, latencies in seconds, requestRate per second):
+  #   { errorRate: 'sum(rate(http_requests_total{slot="{slot}",code=~"5.."}[{window}])) / sum(rate(http_requests_total{slot="{slot}"}[{window}]))' }
+  #   { p99: 'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{slot="{slot}"}[{window}])))' }
+  #   { p50: '...', p90: '...', p95: '...', requestRate: 'sum(rate(http_requests_total{slot="{slot}"}[{window}]))' }
+  #   { requests: 'sum(increase(http_requests_total{slot="{slot}"}[{window}]))' }   (lets minRequests apply)
 
 # The control API that the flip commands (and the dashboard) talk to, served by \`flip serve\`.
 control:

@@ -61,3 +61,28 @@ export class ManualClock implements Clock {
 async function flushMicrotasks(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
+
+/**
+ * A clock whose sleeps return at once, moving time forward by what was asked: for code that polls
+ * or waits out a delay (a DNS TTL) when the test only cares about the outcome, not the pacing.
+ */
+export class InstantClock implements Clock {
+  private current: number;
+  /** Every sleep asked for, in ms, in order: lets a test assert how long the code waited. */
+  readonly sleeps: number[] = [];
+
+  constructor(startMs = Date.UTC(2026, 0, 1)) {
+    this.current = startMs;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw signal.reason;
+    this.sleeps.push(ms);
+    this.current += Math.max(0, ms);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}

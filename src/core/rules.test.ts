@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LatencyHistogram } from "./histogram.js";
-import { describeResult, judgeWindow, parseRule, type Rule, type TrafficWindow } from "./rules.js";
+import { describeResult, judgeValues, judgeWindow, parseRule, type Metric, type Rule, type TrafficWindow } from "./rules.js";
 
 function rule(text: string): Rule {
   const parsed = parseRule(text);
@@ -98,5 +98,27 @@ describe("judgeWindow", () => {
     const verdict = judgeWindow(rules, windowOf(0, 0, []), 0);
     expect(verdict).toMatchObject({ judged: true, healthy: true });
     expect(verdict.results.map((r) => r.value)).toEqual([undefined, undefined]);
+  });
+});
+
+describe("judgeValues", () => {
+  const rules = [rule("errorRate < 5%"), rule("p99 < 800ms")];
+  const values = (given: Partial<Record<Metric, number>>) => (metric: Metric) => given[metric];
+
+  it("judges values measured elsewhere against the same rules", () => {
+    const verdict = judgeValues(rules, values({ errorRate: 0.5, p99: 120 }), 40, 20);
+    expect(verdict).toMatchObject({ judged: true, healthy: false, requests: 40 });
+    if (!verdict.judged) return;
+    expect(verdict.breached.map(describeResult)).toEqual(["errorRate 50.0% breaks errorRate < 5%"]);
+  });
+
+  it("skips a window with too few requests, and judges every window when requests are unknown", () => {
+    expect(judgeValues(rules, values({ errorRate: 0.5 }), 3, 20)).toMatchObject({ judged: false, reason: "3 requests in the window, fewer than minRequests (20)" });
+    expect(judgeValues(rules, values({ errorRate: 0.5 }), undefined, 20)).toMatchObject({ judged: true, healthy: false, requests: 0 });
+  });
+
+  it("a metric without a value breaks nothing; an infinite latency does", () => {
+    expect(judgeValues(rules, values({}), undefined, 0)).toMatchObject({ judged: true, healthy: true });
+    expect(judgeValues(rules, values({ p99: Number.POSITIVE_INFINITY }), undefined, 0)).toMatchObject({ judged: true, healthy: false });
   });
 });

@@ -104,15 +104,25 @@ export type Verdict =
 
 /** Judges one window: too few requests → not judged; otherwise every rule must hold. */
 export function judgeWindow(rules: readonly Rule[], window: TrafficWindow, minRequests: number): Verdict {
+  return judgeValues(rules, (metric) => measure(metric, window), window.requests, minRequests);
+}
+
+/**
+ * The same verdict from values measured elsewhere (a monitor source that answers each metric itself,
+ * such as a PromQL query). `requests` undefined = the source cannot count them: minRequests cannot
+ * apply, so the window is judged. A metric without a value (no data) breaks no rule.
+ */
+export function judgeValues(rules: readonly Rule[], valueOf: (metric: Metric) => number | undefined, requests: number | undefined, minRequests: number): Verdict {
   const results = rules.map((rule): RuleResult => {
-    const value = measure(rule.metric, window);
+    const value = valueOf(rule.metric);
     return { rule: rule.text, metric: rule.metric, value, threshold: rule.threshold, ok: value === undefined || holds(rule.op, value, rule.threshold) };
   });
-  if (window.requests < minRequests) {
-    return { judged: false, reason: `${window.requests} requests in the window, fewer than minRequests (${minRequests})`, requests: window.requests, results };
+  const counted = requests ?? 0;
+  if (requests !== undefined && requests < minRequests) {
+    return { judged: false, reason: `${requests} requests in the window, fewer than minRequests (${minRequests})`, requests: counted, results };
   }
   const breached = results.filter((r) => !r.ok);
-  return { judged: true, healthy: breached.length === 0, requests: window.requests, results, breached };
+  return { judged: true, healthy: breached.length === 0, requests: counted, results, breached };
 }
 
 /** "errorRate 12.5% breaks errorRate < 5%" */

@@ -225,13 +225,26 @@ export class Engine implements EngineApi {
 
   /** Keeps the router's view of a slot in service current when a replica restarts or is adopted. */
   onPlatformEvent(event: PlatformEvent): void {
-    if (event.type === "log") return;
+    if (event.type === "log") {
+      this.forwardPlatformLog(event.slot, event.message);
+      return;
+    }
     const state = this.deps.store.slot(event.slot).state;
     if (state !== "live" && state !== "standby" && state !== "idle") return; // a deploy publishes its slot itself
     const steps = new Steps(this.deps, new Run("-"), () => {});
     steps.publishTargets(event.slot).catch((error: unknown) => {
       this.deps.logger.warn({ slot: event.slot, error: describeError(error) }, "could not update the router's targets");
     });
+  }
+
+  /** A platform's own words (a deploy script's output, say) belong in the running deployment's log. */
+  private forwardPlatformLog(slot: Slot, message: string): void {
+    const run = this.current;
+    if (!run) {
+      this.deps.logger.info({ slot }, message);
+      return;
+    }
+    new Steps(this.deps, run, this.emit).log(message);
   }
 
   /** Reconciles what the store says with what the router says, after a restart. */

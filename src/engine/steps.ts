@@ -5,15 +5,25 @@ import { runChecks } from "../checks/run-checks.js";
 import type { CheckResult } from "../checks/types.js";
 import { describeError, EmptySlotError } from "../core/errors.js";
 import type { Phase } from "../core/phases.js";
-import { describeResult, judgeWindow, parseRule, type Rule } from "../core/rules.js";
+import { describeResult, judgeValues, judgeWindow, parseRule, type Rule, type Verdict } from "../core/rules.js";
 import type { Slot } from "../core/slots.js";
-import { windowBetween } from "../metrics/source.js";
+import { windowBetween, type MeasuredWindow, type MetricsSource } from "../metrics/source.js";
 import type { SampleRecord } from "../store/records.js";
 import type { EngineDeps } from "./deps.js";
 import type { Run } from "./run.js";
 import type { FlowEvent } from "./views.js";
 
 export type Emit = (event: FlowEvent) => void;
+
+/** One monitor window, measured and judged; `giveUp` ends the watch as unhealthy. */
+interface WindowOutcome {
+  at: number;
+  requests: number;
+  errors: number;
+  verdict: Verdict;
+  giveUp?: string;
+}
+type NextWindow = (windowMs: number) => Promise<WindowOutcome>;
 
 export type MonitorVerdict =
   | { healthy: true; note: string }
@@ -130,26 +140,22 @@ export class Steps {
     const rules = monitor.rules.map(toRule);
     const clock = this.deps.clock;
     const endAt = clock.now() + durationMs;
-    let previous = await source.read(slot);
+    const nextWindow = source.measureWindow ? this.measuredWindows(source, slot, rules) : await this.counterWindows(source, slot, rules);
     let judgedWindows = 0;
     const stop = AbortSignal.any([this.run.signal, this.run.promoteController.signal]);
     while (clock.now() < endAt) {
+      const windowMs = Math.min(monitor.interval, endAt - clock.now());
       try {
-        await clock.sleep(Math.min(monitor.interval, endAt - clock.now()), stop);
+        await clock.sleep(windowMs, stop);
       } catch {
         if (this.run.abortedBy) return { interrupted: "aborted", actor: this.run.abortedBy };
         return { interrupted: "promoted", actor: this.run.promotedBy ?? "unknown" };
       }
-      const current = await source.read(slot);
-      const window = windowBetween(previous, current);
-      previous = current;
-      const verdict = judgeWindow(rules, window, monitor.minRequests);
+      const { verdict, giveUp, ...counts } = await nextWindow(windowMs);
       const sample: SampleRecord = {
         deploymentId: this.run.id,
-        at: current.at,
         slot,
-        requests: window.requests,
-        errors: window.errors,
+        ...counts,
         judged: verdict.judged,
         healthy: verdict.judged ? verdict.healthy : true,
         results: verdict.results,
@@ -157,6 +163,7 @@ export class Steps {
       };
       this.deps.store.recordSample(sample);
       this.emit({ type: "sample", deploymentId: this.run.id, sample, remainingMs: Math.max(0, endAt - clock.now()) });
+      if (giveUp) return { healthy: false, reason: giveUp };
       if (verdict.judged) {
         judgedWindows += 1;
         if (!verdict.healthy) return { healthy: false, reason: verdict.breached.map(describeResult).join("; ") };
@@ -164,6 +171,46 @@ export class Steps {
     }
     const note = judgedWindows === 0 ? "no window had enough requests to judge" : `${judgedWindows} windows judged healthy`;
     return { healthy: true, note };
+  }
+
+  /** Windows as differences of two reads of the source's cumulative counters (the built-in proxy). */
+  private async counterWindows(source: MetricsSource, slot: Slot, rules: Rule[]): Promise<NextWindow> {
+    let previous = await source.read(slot);
+    return async () => {
+      const current = await source.read(slot);
+      const window = windowBetween(previous, current);
+      previous = current;
+      return { at: current.at, requests: window.requests, errors: window.errors, verdict: judgeWindow(rules, window, this.deps.config.monitor.minRequests) };
+    };
+  }
+
+  /**
+   * Windows the source measures itself (a PromQL query per metric). A source that cannot answer
+   * gives a recorded, unjudged window, not a crash; `consecutiveErrorLimit` of them in a row end the
+   * watch as unhealthy: a version nobody can watch is not kept (Argo's "error" analysis aborts too).
+   */
+  private measuredWindows(source: MetricsSource, slot: Slot, rules: Rule[]): NextWindow {
+    const { clock, config } = this.deps;
+    const version = this.deps.store.slot(slot).version;
+    const metrics = [...new Set(rules.map((rule) => rule.metric))];
+    const limit = source.consecutiveErrorLimit ?? Number.POSITIVE_INFINITY;
+    let failuresInARow = 0;
+    return async (windowMs) => {
+      const measured = await (source.measureWindow as NonNullable<MetricsSource["measureWindow"]>)(slot, { version, windowMs, metrics }).catch(
+        (error: unknown): MeasuredWindow => ({ at: clock.now(), requests: undefined, values: {}, error: describeError(error) }),
+      );
+      if (measured.error !== undefined) {
+        failuresInARow += 1;
+        const verdict: Verdict = { judged: false, reason: `${source.name}: ${measured.error}`, requests: 0, results: [] };
+        const giveUp = failuresInARow >= limit ? `${source.name} could not measure ${failuresInARow} windows in a row (last: ${measured.error})` : undefined;
+        return { at: measured.at, requests: 0, errors: 0, verdict, ...(giveUp ? { giveUp } : {}) };
+      }
+      failuresInARow = 0;
+      const requests = measured.requests ?? 0;
+      // Only a rate comes back; the count is derived for the record when both are known.
+      const errors = measured.values.errorRate === undefined ? 0 : Math.round(measured.values.errorRate * requests);
+      return { at: measured.at, requests, errors, verdict: judgeValues(rules, (metric) => measured.values[metric], measured.requests, config.monitor.minRequests) };
+    };
   }
 
   /** Flips traffic back to the slot that was live before. Rollback is just another flip. */

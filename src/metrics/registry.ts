@@ -1,10 +1,14 @@
-// Picks where the monitor reads traffic from. Today: the router itself when it sees the traffic
-// (the built-in proxy). Later sources (prometheus, http-json, command) are chosen by config here.
+// Picks where the monitor reads traffic from: `monitor.source` when the config names one (prometheus),
+// else the router itself when it sees the traffic (the built-in proxy), else none (monitoring skipped).
+import { systemClock, type Clock } from "../core/clock.js";
 import type { FlipConfig } from "../config/schema.js";
 import type { Router } from "../routers/router.js";
 import { BuiltinMetricsSource } from "./builtin-source.js";
+import { PrometheusSource } from "./prometheus-source/prometheus-source.js";
 import type { MetricsSource } from "./source.js";
 
-export function createMetricsSource(_config: FlipConfig, router: Router): MetricsSource | undefined {
+export function createMetricsSource(config: FlipConfig, router: Router, clock: Clock = systemClock): MetricsSource | undefined {
+  const configured = config.monitor.source;
+  if (configured?.kind === "prometheus") return new PrometheusSource(configured, config.app, clock);
   return router.traffic ? new BuiltinMetricsSource(router.traffic) : undefined;
 }

@@ -2,7 +2,10 @@
 import type { FlipConfig } from "../config/schema.js";
 import type { Platform, PlatformContext } from "./platform.js";
 import { ProcessPlatform } from "./process/process-platform.js";
+import { CommandPlatform } from "./command/command-platform.js";
+import { StaticPlatform } from "./static/static-platform.js";
 import type { PlatformConfig } from "./schemas.js";
+import { KubernetesPlatform } from "./kubernetes/kubernetes-platform.js";
 
 type Factories = {
   [K in PlatformConfig["kind"]]: (section: Extract<PlatformConfig, { kind: K }>, config: FlipConfig, context: PlatformContext) => Platform;
@@ -10,6 +13,9 @@ type Factories = {
 
 const factories: Factories = {
   process: (section, config, context) => new ProcessPlatform(section, context, { readinessPath: firstHttpCheckPath(config) }),
+  command: (section, _config, context) => new CommandPlatform(section, context),
+  static: (section, _config, context) => new StaticPlatform(section, context),
+  kubernetes: (section, _config, context) => new KubernetesPlatform(section, context),
 };
 
 export function createPlatform(config: FlipConfig, context: PlatformContext): Platform {

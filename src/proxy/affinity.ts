@@ -3,7 +3,7 @@
 // that just stopped being live stays there until `sessions.drain` has passed since the switch (or
 // that slot has no usable replica). New clients, and everyone after the drain, go to the live slot.
 import type { Clock } from "../core/clock.js";
-import { isSlot, otherSlot, type Slot } from "../core/slots.js";
+import { isSlot, type Slot } from "../core/slots.js";
 
 export interface SessionOptions {
   affinity: "cookie" | "none";
@@ -13,12 +13,6 @@ export interface SessionOptions {
 }
 
 export const NO_AFFINITY: SessionOptions = { affinity: "none", drainMs: 0, cookieName: "flip_slot" };
-
-/** Where one request goes, and the replica to use (undefined: the slot has none it can use). */
-export interface Route<Target> {
-  slot: Slot;
-  target: Target | undefined;
-}
 
 /**
  * The slot named by the `name` cookie, or undefined. Strict on purpose: the value must be exactly
@@ -67,23 +61,18 @@ export class SessionAffinity {
   }
 
   /**
-   * The sticky slot when the request's cookie may keep it and `pick` finds a replica there
-   * (none: the slot failed or was emptied), else the live slot.
+   * Where a request of the live listener goes: the slot its cookie names while that may keep it and
+   * still has a healthy replica (`healthy`), else the live slot.
    */
-  route<Target>(cookieHeader: string | undefined, liveSlot: Slot, pick: (slot: Slot) => Target | undefined): Route<Target> {
-    if (this.enabled) {
-      const requested = slotFromCookie(cookieHeader, this.options.cookieName);
-      if (requested !== undefined && mayStayOn(requested, liveSlot, this.leftLiveAt[otherSlot(liveSlot)], this.clock.now(), this.options.drainMs)) {
-        const target = pick(requested);
-        if (target !== undefined) return { slot: requested, target };
-      }
-    }
-    return { slot: liveSlot, target: pick(liveSlot) };
+  slotFor(cookieHeader: string | undefined, liveSlot: Slot, healthy: (slot: Slot) => boolean): Slot {
+    if (!this.enabled) return liveSlot;
+    const requested = slotFromCookie(cookieHeader, this.options.cookieName);
+    if (requested === undefined || !mayStayOn(requested, liveSlot, this.leftLiveAt[requested], this.clock.now(), this.options.drainMs)) return liveSlot;
+    return healthy(requested) ? requested : liveSlot;
   }
 
-  /** The Set-Cookie value naming `slot`, or undefined when affinity is off. */
-  cookieFor(slot: Slot): string | undefined {
-    if (!this.enabled) return undefined;
+  /** The Set-Cookie value naming `slot`. */
+  cookieFor(slot: Slot): string {
     return `${this.options.cookieName}=${slot}; Path=/; HttpOnly; SameSite=Lax`;
   }
 }

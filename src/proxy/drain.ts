@@ -18,18 +18,23 @@ export interface DrainOptions {
   signal?: AbortSignal;
 }
 
+/** Still holding the drain: running, and not a long-lived stream (those get longLivedGrace, see long-lived.ts). */
+function holdsDrain(exchange: Exchange): boolean {
+  return !exchange.isFinished && !exchange.isLongLived;
+}
+
 /**
  * Resolves when every exchange has ended, or at the deadline after cutting those still running;
- * resolves undefined when cancelled through `signal`.
+ * resolves undefined when cancelled through `signal`. Server-sent-event streams are left alone.
  */
 export async function drainExchanges(exchanges: Iterable<Exchange>, options: DrainOptions): Promise<DrainResult | undefined> {
-  const pending = [...exchanges].filter((exchange) => !exchange.isFinished);
+  const pending = [...exchanges].filter(holdsDrain);
   if (options.signal?.aborted) return undefined;
   if (pending.length === 0) return { remaining: 0, timedOut: false };
 
   const stopTimer = new AbortController();
   const timerSignal = options.signal ? AbortSignal.any([stopTimer.signal, options.signal]) : stopTimer.signal;
-  const allDone = Promise.all(pending.map((exchange) => exchange.whenDone())).then(() => "done" as const);
+  const allDone = Promise.all(pending.map((exchange) => exchange.whenSettled())).then(() => "done" as const);
   const deadline = options.clock.sleep(options.timeoutMs, timerSignal).then(
     () => "deadline" as const,
     () => "cancelled" as const,
@@ -39,7 +44,7 @@ export async function drainExchanges(exchanges: Iterable<Exchange>, options: Dra
   if (first === "done") return { remaining: 0, timedOut: false };
   if (first === "cancelled") return undefined;
 
-  const stillRunning = pending.filter((exchange) => !exchange.isFinished);
+  const stillRunning = pending.filter(holdsDrain);
   for (const exchange of stillRunning) exchange.cut(options.reason);
   return { remaining: stillRunning.length, timedOut: stillRunning.length > 0 };
 }

@@ -7,7 +7,7 @@ import { performance } from "node:perf_hooks";
 import type { Dispatcher } from "undici";
 import type { Logger } from "../logging.js";
 import type { UpstreamErrorKind } from "../routers/router.js";
-import { clientResponseHeaders, hasRequestBody, upstreamRequestHeaders } from "./headers.js";
+import { clientResponseHeaders, hasRequestBody, responseHead, upstreamRequestHeaders } from "./headers.js";
 import type { ExchangeOutcome } from "./traffic.js";
 
 type Controller = Dispatcher.DispatchController;
@@ -65,9 +65,24 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private readonly startedAt = performance.now();
   private controller: Controller | undefined;
   private status = 0;
+  /** Content-Length of the response, -1 when unknown: a first chunk that long is the whole body. */
+  private responseLength = -1;
+  /** res.end() was already called with the whole body (see onResponseData). */
+  private responseEnded = false;
   private finished = false;
   private done: Promise<void> | undefined;
   private resolveDone: (() => void) | undefined;
+  /** Set by the proxy to learn that the response is a server-sent-event stream (long-lived). */
+  onLongLived: ((exchange: Exchange) => void) | undefined;
+  /**
+   * A Set-Cookie the proxy adds to the upstream's answer (session affinity). Not res.setHeader():
+   * Node 20's writeHead then merges a flat header list by name, and duplicates (cookies, Link) collapse.
+   */
+  setCookie: string | undefined;
+  /** Time to the response headers of a long-lived stream: its latency (its length says nothing). */
+  private longLivedAfterMs: number | undefined;
+  private settled: Promise<void> | undefined;
+  private resolveSettled: (() => void) | undefined;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -77,21 +92,22 @@ export class Exchange implements Dispatcher.DispatchHandler {
     private readonly onFinish: (exchange: Exchange, outcome: ExchangeOutcome) => void,
   ) {}
 
-  /** Sends the request through `dispatcher` (an undici Pool for one replica). */
-  start(dispatcher: Dispatcher): void {
+  /** Sends the request through `dispatcher`: a replica's undici Pool, or a ReplicaAttempt in front of one. */
+  start(dispatcher: Pick<Dispatcher, "dispatch">): void {
     if (this.clientGone()) {
       this.finish(CLIENT_GONE_STATUS, false);
       return;
     }
     this.res.on("close", this.onClientClose);
+    const body = hasRequestBody(this.req);
     // IncomingMessage emits 'error' only when someone listens; undici listens while it reads the
     // body and stops afterwards, so keep a listener for the whole exchange (errors reach us via undici).
-    this.req.on("error", ignoreError);
+    if (body) this.req.on("error", ignoreError);
     const options: Dispatcher.DispatchOptions = {
       method: this.req.method ?? "GET",
       path: this.req.url ?? "/",
       headers: upstreamRequestHeaders(this.req, { remoteAddress: this.req.socket.remoteAddress, protocol: "http" }),
-      body: hasRequestBody(this.req) ? this.req : null,
+      body: body ? this.req : null,
     };
     try {
       dispatcher.dispatch(options, this);
@@ -111,6 +127,28 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   get isFinished(): boolean {
     return this.finished;
+  }
+
+  /** A server-sent-event stream: not the drain's business, it gets longLivedGrace instead. */
+  get isLongLived(): boolean {
+    return this.longLivedAfterMs !== undefined;
+  }
+
+  /** Resolves when the exchange has ended or turned out long-lived: what a drain waits for. */
+  whenSettled(): Promise<void> {
+    if (this.finished || this.isLongLived) return Promise.resolve();
+    this.settled ??= new Promise<void>((resolve) => {
+      this.resolveSettled = resolve;
+    });
+    return this.settled;
+  }
+
+  /** Ends a long-lived response cleanly (grace over, shutdown): the client sees a complete response. */
+  endGracefully(): void {
+    if (this.finished) return;
+    this.res.end(); // after the last whole chunk the upstream sent
+    this.finish(this.status, false);
+    this.controller?.abort(new Error("the proxy ended the long-lived response"));
   }
 
   /** Ends the exchange now (drain deadline, shutdown): 504 if nothing was sent yet, else a cut connection. */
@@ -136,13 +174,36 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     if (this.finished || statusCode < 200) return;
     this.status = statusCode;
-    const outgoing = clientResponseHeaders(headers);
-    if (statusMessage) this.res.writeHead(statusCode, statusMessage, outgoing);
-    else this.res.writeHead(statusCode, outgoing);
+    const raw = controller.rawHeaders;
+    if (Array.isArray(raw)) {
+      // The fast path: undici's raw header list, written as a flat list without building objects.
+      const head = responseHead(raw);
+      this.responseLength = head.contentLength;
+      if (this.setCookie !== undefined) head.headers.push("set-cookie", this.setCookie);
+      if (statusMessage) this.res.writeHead(statusCode, statusMessage, head.headers);
+      else this.res.writeHead(statusCode, head.headers);
+    } else {
+      const outgoing = clientResponseHeaders(headers);
+      if (this.setCookie !== undefined) outgoing["set-cookie"] = [...asList(outgoing["set-cookie"]), this.setCookie];
+      if (statusMessage) this.res.writeHead(statusCode, statusMessage, outgoing);
+      else this.res.writeHead(statusCode, outgoing);
+    }
+    if (this.onLongLived !== undefined && isEventStream(headers["content-type"])) {
+      this.longLivedAfterMs = performance.now() - this.startedAt;
+      this.resolveSettled?.();
+      this.onLongLived(this);
+    }
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
-    if (this.finished) return;
+    if (this.finished || this.responseEnded) return;
+    if (chunk.length === this.responseLength) {
+      // The whole body in one chunk (most small responses): headers and body leave in one write.
+      this.responseEnded = true;
+      this.res.end(chunk);
+      return;
+    }
+    this.responseLength = -1;
     if (!this.res.write(chunk) && !controller.paused) {
       controller.pause();
       this.res.once("drain", () => controller.resume());
@@ -151,7 +212,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     if (this.finished) return;
-    this.res.end();
+    if (!this.responseEnded) this.res.end();
     this.finish(this.status, this.status >= 500);
   }
 
@@ -183,14 +244,28 @@ export class Exchange implements Dispatcher.DispatchHandler {
   };
 
   private clientGone(): boolean {
-    return this.res.destroyed || this.req.socket.destroyed;
+    // undici sets req.socket to null once it has read the whole request body (its util.destroy on an
+    // IncomingMessage), so an upstream failing after the upload must not find it there.
+    return this.res.destroyed || this.req.socket?.destroyed === true;
   }
 
   private finish(status: number, failed: boolean, upstreamError?: UpstreamErrorKind): void {
     this.finished = true;
     this.resolveDone?.();
-    this.onFinish(this, { status, failed, latencyMs: performance.now() - this.startedAt, upstreamError });
+    this.resolveSettled?.();
+    const latencyMs = this.longLivedAfterMs ?? performance.now() - this.startedAt;
+    this.onFinish(this, { status, failed, latencyMs, upstreamError });
   }
 }
 
 function ignoreError(): void {}
+
+function isEventStream(contentType: string | string[] | undefined): boolean {
+  const value = Array.isArray(contentType) ? contentType[0] : contentType;
+  return value !== undefined && value.trimStart().toLowerCase().startsWith("text/event-stream");
+}
+
+function asList(value: number | string | readonly string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? [...(value as readonly string[])] : [String(value)];
+}

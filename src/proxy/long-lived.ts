@@ -5,6 +5,7 @@
 import type { Clock } from "../core/clock.js";
 import { SLOTS, type Slot } from "../core/slots.js";
 import type { Logger } from "../logging.js";
+import type { Exchange } from "./exchange.js";
 
 /** One long-lived connection, seen from the proxy: a WebSocket tunnel or an SSE exchange. */
 export interface LongLivedConnection {
@@ -19,16 +20,13 @@ export interface LongLivedOptions {
   logger: Logger;
 }
 
-interface Entry {
-  /** Came through the preview listener, which serves a slot that is not live on purpose. */
-  viaPreview: boolean;
-}
-
 export class LongLivedConnections {
-  private readonly open: Record<Slot, Map<LongLivedConnection, Entry>> = { blue: new Map(), green: new Map() };
+  /** Each open connection, and whether it came through the preview listener (which serves a slot that is not live on purpose, so no grace applies to it). */
+  private readonly open: Record<Slot, Map<LongLivedConnection, boolean>> = { blue: new Map(), green: new Map() };
+  /** Slots that stopped being live: when, and the grace their connections got. */
+  private readonly leftLive = new Map<Slot, { atMs: number; graceMs: number }>();
+  /** Grace timers, started only when a slot that left live has connections (most switches need none). */
   private readonly graces = new Map<Slot, AbortController>();
-  /** Not live, and its grace has run out: a live-listener connection arriving late is closed at once. */
-  private readonly expired = new Set<Slot>();
   private closing = false;
 
   constructor(private readonly options: LongLivedOptions) {}
@@ -40,10 +38,11 @@ export class LongLivedConnections {
 
   add(slot: Slot, connection: LongLivedConnection, viaPreview = false): void {
     const open = this.open[slot];
-    open.set(connection, { viaPreview });
+    open.set(connection, viaPreview);
     void connection.whenClosed().then(() => open.delete(connection));
     if (this.closing) void this.closeOne(connection, "the proxy is shutting down");
-    else if (!viaPreview && this.expired.has(slot)) void this.closeOne(connection, `${slot} is no longer live`);
+    // A stream that turned long-lived only after its slot stopped being live gets what is left of the grace.
+    else if (!viaPreview && this.leftLive.has(slot) && !this.graces.has(slot)) this.startGrace(slot);
   }
 
   /**
@@ -53,19 +52,10 @@ export class LongLivedConnections {
   switched(from: Slot | undefined, to: Slot, graceMs: number): void {
     this.graces.get(to)?.abort();
     this.graces.delete(to);
-    this.expired.delete(to);
+    this.leftLive.delete(to);
     if (from === undefined || from === to || this.closing) return;
-    const cancel = new AbortController();
-    this.graces.set(from, cancel);
-    this.options.clock.sleep(graceMs, cancel.signal).then(
-      () => {
-        if (this.graces.get(from) !== cancel) return;
-        this.graces.delete(from);
-        this.expired.add(from);
-        void this.closeSlot(from, `${from} is no longer live and its long-lived grace ended`);
-      },
-      () => this.options.logger.debug({ slot: from }, "long-lived grace cancelled: the slot went live again"),
-    );
+    this.leftLive.set(from, { atMs: this.options.clock.now(), graceMs });
+    if (this.graced(from).length > 0) this.startGrace(from);
   }
 
   /** Shutdown: closes every connection cleanly; resolves when all have closed. */
@@ -73,11 +63,36 @@ export class LongLivedConnections {
     this.closing = true;
     for (const cancel of this.graces.values()) cancel.abort();
     this.graces.clear();
-    await Promise.all(SLOTS.map((slot) => this.closeSlot(slot, reason)));
+    const all = SLOTS.flatMap((slot) => [...this.open[slot].keys()]);
+    if (all.length > 0) this.options.logger.info({ connections: all.length }, "closing long-lived connections");
+    await Promise.all(all.map((connection) => this.closeOne(connection, reason)));
   }
 
-  private async closeSlot(slot: Slot, reason: string): Promise<void> {
-    const connections = [...this.open[slot].keys()];
+  /** The connections of `slot` that a grace applies to. */
+  private graced(slot: Slot): LongLivedConnection[] {
+    return [...this.open[slot]].filter(([, viaPreview]) => !viaPreview).map(([connection]) => connection);
+  }
+
+  private startGrace(slot: Slot): void {
+    const left = this.leftLive.get(slot);
+    if (left === undefined) return;
+    const reason = `${slot} is no longer live and its long-lived grace ended`;
+    const remainingMs = left.atMs + left.graceMs - this.options.clock.now();
+    if (remainingMs <= 0) return void this.closeGraced(slot, reason);
+    const cancel = new AbortController();
+    this.graces.set(slot, cancel);
+    this.options.clock.sleep(remainingMs, cancel.signal).then(
+      () => {
+        if (this.graces.get(slot) !== cancel) return;
+        this.graces.delete(slot);
+        void this.closeGraced(slot, reason);
+      },
+      () => this.options.logger.debug({ slot }, "long-lived grace cancelled: the slot went live again"),
+    );
+  }
+
+  private async closeGraced(slot: Slot, reason: string): Promise<void> {
+    const connections = this.graced(slot);
     if (connections.length === 0) return;
     this.options.logger.info({ slot, connections: connections.length }, "closing long-lived connections");
     await Promise.all(connections.map((connection) => this.closeOne(connection, reason)));
@@ -86,4 +101,15 @@ export class LongLivedConnections {
   private closeOne(connection: LongLivedConnection, reason: string): Promise<void> {
     return connection.close(reason).catch((error: unknown) => this.options.logger.warn({ err: error }, "closing a long-lived connection failed"));
   }
+}
+
+/** An SSE exchange seen as a long-lived connection: closing it ends the response cleanly. */
+export function longLivedExchange(exchange: Exchange): LongLivedConnection {
+  return {
+    close: () => {
+      exchange.endGracefully();
+      return exchange.whenDone();
+    },
+    whenClosed: () => exchange.whenDone(),
+  };
 }

@@ -94,10 +94,11 @@ export class ReplicaHealth {
 
   /**
    * A request could not reach the replica (refused, reset or timed out before any answer).
-   * `lastUsable`: no other replica of the slot can take requests, so ejecting this one would only
-   * turn errors that come fast anyway into errors that last until the cool-down ends.
+   * `lastHealthy`: every other replica of the slot is ejected, so ejecting this one would only turn
+   * errors that come fast anyway into errors that last until a cool-down ends, and would keep the
+   * first replica back from being used at once.
    */
-  requestFailed(why: string, lastUsable: boolean): void {
+  requestFailed(why: string, lastHealthy: boolean): void {
     const passive = this.passive;
     if (passive === undefined) return;
     this.failedRequests += 1;
@@ -107,7 +108,7 @@ export class ReplicaHealth {
       if (Number.isFinite(this.trialAt)) this.trialAt = now + passive.ejectForMs;
       return;
     }
-    if (this.failedRequests < passive.failures || lastUsable) return;
+    if (this.failedRequests < passive.failures || lastHealthy) return;
     this.trialAt = now + passive.ejectForMs;
     this.eject(`${this.failedRequests} requests in a row could not reach it (${why})`);
   }

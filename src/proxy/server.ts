@@ -2,32 +2,47 @@
 // replicas, and an optional preview listener that serves the idle slot only. The switch is one
 // reference swap with no await in it; the old slot then drains outside the swap, bounded by
 // drainTimeout. Lifecycle news goes out through onEvent; the proxy never calls its owner.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Clock } from "../core/clock.js";
 import { describeError } from "../core/errors.js";
 import { otherSlot, type Endpoint, type Slot } from "../core/slots.js";
 import type { Logger } from "../logging.js";
+import { NO_AFFINITY, SessionAffinity, type SessionOptions } from "./affinity.js";
 import { drainExchanges } from "./drain.js";
-import { Exchange, respondPlain } from "./exchange.js";
+import { Exchange, respondPlain, upstreamErrorKind } from "./exchange.js";
+import { DEFAULT_LIMITS, createLimitedServer, type ProxyLimits } from "./limits.js";
 import { bindServer, closeServer } from "./listener.js";
+import { LongLivedConnections, longLivedExchange } from "./long-lived.js";
+import { ReplicaAttempt } from "./replica-attempt.js";
+import type { ReplicaEvent } from "./replica-health.js";
 import { ProxyTraffic } from "./traffic.js";
+import { refuseUpgrade, Tunnel } from "./tunnel.js";
 import { UpstreamGroup } from "./upstream-group.js";
 import type { Upstream, UpstreamOptions } from "./upstream.js";
 
 export type ProxyEvent =
   | { type: "drained"; slot: Slot; remaining: number; timedOut: boolean }
-  | { type: "listening"; name: "proxy" | "preview"; address: string };
+  | { type: "listening"; name: "proxy" | "preview"; address: string }
+  | ReplicaEvent;
 
 export interface ProxyOptions extends UpstreamOptions {
   /** "host:port"; port 0 picks a free one (see addresses()). */
   listen: string;
   preview?: string | undefined;
   drainTimeoutMs: number;
+  /** Header size and count, request and idle timeouts of both listeners (see limits.ts). */
+  limits?: ProxyLimits | undefined;
+  /** After a switch, how long WebSockets and SSE streams to the old slot stay up (default 30 s). */
+  longLivedGraceMs?: number | undefined;
+  /** Version-aware sessions (see affinity.ts); off by default. */
+  sessions?: SessionOptions | undefined;
   clock: Clock;
   logger: Logger;
   onEvent?: ((event: ProxyEvent) => void) | undefined;
 }
+
+const DEFAULT_LONG_LIVED_GRACE_MS = 30_000;
 
 export interface ProxyAddresses {
   listen: string;
@@ -46,6 +61,9 @@ export class ProxyServer {
   /** Drains in progress, so close() can wait for them to settle after cancelling them. */
   private readonly drainsRunning = new Set<Promise<void>>();
   private readonly retiring = new Set<Upstream>();
+  /** WebSockets and SSE streams: a switch gives them longLivedGrace, not a drain. */
+  private readonly longLived: LongLivedConnections;
+  private readonly affinity: SessionAffinity;
   private readonly liveServer: Server;
   private readonly previewServer: Server | undefined;
   private bound: ProxyAddresses;
@@ -58,8 +76,12 @@ export class ProxyServer {
       (slot) => this.groups[slot].upstreams,
     );
     this.bound = { listen: options.listen, ...(options.preview === undefined ? {} : { preview: options.preview }) };
+    this.longLived = new LongLivedConnections({ clock: options.clock, logger: options.logger });
+    this.affinity = new SessionAffinity(options.sessions ?? NO_AFFINITY, options.clock);
     this.liveServer = this.createListener(this.onLiveRequest);
     this.previewServer = options.preview === undefined ? undefined : this.createListener(this.onPreviewRequest);
+    this.liveServer.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head, false));
+    this.previewServer?.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head, true));
   }
 
   get live(): Slot | undefined {
@@ -68,6 +90,11 @@ export class ProxyServer {
 
   hasTargets(slot: Slot): boolean {
     return this.groups[slot].size > 0;
+  }
+
+  /** Replicas of `slot` that active checks or passive ejection have not taken out. */
+  healthyReplicas(slot: Slot): number {
+    return this.groups[slot].healthyCount;
   }
 
   /** The addresses really bound (after start), else the configured ones. */
@@ -105,6 +132,9 @@ export class ProxyServer {
     const previous = this.liveSlot;
     if (previous === slot) return;
     this.liveSlot = slot;
+    this.affinity.switched(previous, slot);
+    // With session affinity a WebSocket belongs to a session, which may stay on the old slot that long.
+    this.longLived.switched(previous, slot, Math.max(this.options.longLivedGraceMs ?? DEFAULT_LONG_LIVED_GRACE_MS, this.affinity.holdMs));
     this.drains.get(slot)?.abort();
     this.drains.delete(slot);
     if (previous !== undefined) this.drainSlot(previous);
@@ -124,10 +154,12 @@ export class ProxyServer {
     this.closing = true;
     for (const cancel of this.drains.values()) cancel.abort();
     this.drains.clear();
+    const longLivedClosed = this.longLived.closeAll("the proxy is shutting down");
     const listenersClosed = Promise.all([closeServer(this.liveServer), this.previewServer ? closeServer(this.previewServer) : undefined]);
     await Promise.all(this.drainsRunning);
     const running = [...this.inFlight.blue, ...this.inFlight.green, ...this.previewInFlight];
     await drainExchanges(running, { clock: this.options.clock, timeoutMs: this.options.drainTimeoutMs, reason: "the proxy is shutting down" });
+    await longLivedClosed; // upgraded sockets are no longer the listener's: it would wait for them
     this.liveServer.closeAllConnections();
     this.previewServer?.closeAllConnections();
     await listenersClosed;
@@ -139,36 +171,81 @@ export class ProxyServer {
 
   private readonly onLiveRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (this.closing) return respondPlain(res, 503, "the proxy is shutting down", true);
-    const slot = this.liveSlot;
-    if (slot === undefined) return respondPlain(res, 503, "no slot is live");
+    const live = this.liveSlot;
+    if (live === undefined) return respondPlain(res, 503, "no slot is live");
+    const slot = this.affinity.enabled ? this.affinity.slotFor(req.headers.cookie, live, this.isHealthy) : live;
     const traffic = this.traffic.of(slot);
-    const upstream = this.groups[slot].pick();
+    const group = this.groups[slot];
+    const upstream = group.pick();
     if (upstream === undefined) {
-      // Users see an error, so the monitor must too.
-      respondPlain(res, 503, `the live slot (${slot}) has no replicas`);
-      traffic.record({ status: 503, failed: true, latencyMs: 0, upstreamError: undefined });
+      // Users see an error, so the monitor must too. Replicas that are all ejected answer 502 at
+      // once: waiting on a connect timeout would help nobody.
+      const status = group.size === 0 ? 503 : 502;
+      respondPlain(res, status, group.size === 0 ? `the live slot (${slot}) has no replicas` : group.unhealthyText(slot));
+      traffic.record({ status, failed: true, latencyMs: 0, upstreamError: undefined });
       return;
     }
     const inFlight = this.inFlight[slot];
-    const replica = upstream.traffic;
+    const attempt = new ReplicaAttempt(group, upstream, countRetry);
     const exchange = new Exchange(req, res, this.options.logger, (done, outcome) => {
       inFlight.delete(done);
-      traffic.record(outcome, replica);
+      traffic.record(outcome, attempt.upstream.traffic); // the replica it ended on, after a retry too
     });
+    exchange.onLongLived = this.onLongLived;
+    if (this.affinity.enabled) exchange.setCookie = this.affinity.cookieFor(slot);
     inFlight.add(exchange);
-    replica.begin(); // before start(): a client already gone finishes the exchange inside it
-    exchange.start(upstream.pool);
+    upstream.traffic.begin(); // before start(): a client already gone finishes the exchange inside it
+    exchange.start(attempt);
   };
 
   private readonly onPreviewRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (this.closing) return respondPlain(res, 503, "the proxy is shutting down", true);
     const slot = this.idleSlotWithTargets();
-    const upstream = slot === undefined ? undefined : this.groups[slot].pick();
-    if (upstream === undefined) return respondPlain(res, 503, "no idle slot has replicas to preview");
+    if (slot === undefined) return respondPlain(res, 503, "no idle slot has replicas to preview");
+    const group = this.groups[slot];
+    const upstream = group.pick();
+    if (upstream === undefined) return respondPlain(res, 502, group.unhealthyText(slot));
     const exchange = new Exchange(req, res, this.options.logger, (done) => this.previewInFlight.delete(done));
+    exchange.onLongLived = (stream) => this.longLived.add(slot, longLivedExchange(stream), true);
     this.previewInFlight.add(exchange);
-    exchange.start(upstream.pool);
+    exchange.start(new ReplicaAttempt(group, upstream));
   };
+
+  /** An Upgrade request (WebSocket): routed like any request of its listener, then tunnelled. */
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer, viaPreview: boolean): void {
+    if (this.closing) return refuseUpgrade(socket, 503, "the proxy is shutting down");
+    const live = this.liveSlot;
+    const slot = viaPreview ? this.idleSlotWithTargets() : live === undefined ? undefined : this.affinity.slotFor(req.headers.cookie, live, this.isHealthy);
+    if (slot === undefined) return refuseUpgrade(socket, 503, viaPreview ? "no idle slot has replicas to preview" : "no slot is live");
+    const traffic = viaPreview ? undefined : this.traffic.of(slot); // preview traffic is never counted
+    const group = this.groups[slot];
+    const upstream = group.pick();
+    if (upstream === undefined) {
+      const status = group.size === 0 ? 503 : 502;
+      refuseUpgrade(socket, status, group.size === 0 ? `the live slot (${slot}) has no replicas` : group.unhealthyText(slot));
+      traffic?.record({ status, failed: true, latencyMs: 0, upstreamError: undefined });
+      return;
+    }
+    if (traffic !== undefined) upstream.traffic.begin();
+    const tunnel = new Tunnel(req, socket, head, {
+      clock: this.options.clock,
+      logger: this.options.logger,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      upstreamTimeoutMs: this.options.upstreamTimeoutMs,
+      setCookie: traffic !== undefined && this.affinity.enabled ? this.affinity.cookieFor(slot) : undefined,
+      onAnswered: (outcome) => traffic?.record(outcome, upstream.traffic),
+    });
+    this.longLived.add(slot, tunnel, viaPreview);
+    tunnel.start(upstream.url);
+  }
+
+  /** A live-listener response turned out to be an SSE stream: from now on it waits for longLivedGrace, not a drain. */
+  private readonly onLongLived = (exchange: Exchange): void => {
+    const slot: Slot = this.inFlight.blue.has(exchange) ? "blue" : "green";
+    this.longLived.add(slot, longLivedExchange(exchange));
+  };
+
+  private readonly isHealthy = (slot: Slot): boolean => this.healthyReplicas(slot) > 0;
 
   /** The slot a preview shows: the one that is not live; blue first while nothing is live. */
   private idleSlotWithTargets(): Slot | undefined {
@@ -209,9 +286,7 @@ export class ProxyServer {
   }
 
   private createListener(handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
-    const server = createServer(handler);
-    server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket));
-    return server;
+    return createLimitedServer(this.options.limits ?? DEFAULT_LIMITS, handler);
   }
 
   private watchServerErrors(server: Server, name: string): void {
@@ -219,13 +294,7 @@ export class ProxyServer {
   }
 }
 
-/** A request Node could not parse (or that timed out while arriving): answer it if we still can, never crash. */
-function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (error.code === "ECONNRESET" || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const status =
-    error.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
-  socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+/** A live request left a replica it could not reach for another: the failure is counted on the first. */
+function countRetry(failed: Upstream, next: Upstream, error: Error): void {
+  failed.traffic.handOver(next.traffic, upstreamErrorKind(error));
 }

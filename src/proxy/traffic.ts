@@ -117,13 +117,23 @@ export class ReplicaTraffic extends TrafficCounters {
   begin(): void {
     this.inFlight += 1;
   }
+
+  /**
+   * The request could not reach this replica and went to `next` instead (see ReplicaAttempt): the
+   * failure is this replica's, the request and its outcome are `next`'s.
+   */
+  handOver(next: ReplicaTraffic, kind: UpstreamErrorKind): void {
+    this.inFlight -= 1;
+    this.upstreamErrors[UPSTREAM_ERROR_KINDS.indexOf(kind)]! += 1;
+    next.inFlight += 1;
+  }
 }
 
 export class SlotTraffic extends TrafficCounters {
   /** The monitor's fine-grained latency buckets (percentiles per window). */
   readonly latency = new LatencyHistogram();
 
-  /** One finished request of this slot, and of `replica` when it reached one (after its begin()). */
+  /** One finished request of this slot, and of the `replica` it ended on (after its begin() or handOver()). */
   record(outcome: ExchangeOutcome, replica?: ReplicaTraffic): void {
     const ms = outcome.latencyMs;
     const fine = bucketIndex(ms);

@@ -28,7 +28,9 @@ export interface RouterContext {
 export type RouterEvent =
   | { type: "switched"; from: Slot | undefined; to: Slot; at: number }
   | { type: "drained"; slot: Slot; remaining: number; timedOut: boolean }
-  | { type: "listening"; name: string; address: string };
+  | { type: "listening"; name: string; address: string }
+  /** A replica taken out of (or put back into) its slot's rotation by health checks or failed requests. */
+  | { type: "replica-ejected" | "replica-restored"; slot: Slot; url: string; reason: string };
 
 /** Cumulative per-slot counters since the router started (monitor windows are differences). */
 export interface TrafficSnapshot {

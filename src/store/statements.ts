@@ -95,6 +95,7 @@ export function prepareStatements(db: Database.Database) {
     // Served by the partial unique index deployments_one_running.
     runningDeployment: db.prepare<[], DeploymentRow>("SELECT * FROM deployments WHERE outcome = 'running'"),
     listDeployments: db.prepare<[number], DeploymentRow>("SELECT * FROM deployments ORDER BY seq DESC LIMIT ?"),
+    countDeploymentsByOutcome: db.prepare<[], { outcome: string; count: number }>("SELECT outcome, count(*) AS count FROM deployments GROUP BY outcome"),
     nextDeploymentSeq: db.prepare<[], { seq: number }>("SELECT coalesce(max(seq), 0) + 1 AS seq FROM deployments"),
     insertDeployment: db.prepare<DeploymentInsertParams, DeploymentRow>(
       `INSERT INTO deployments (seq, id, kind, version, slot, from_slot, previous_version, phase, outcome, actor, force, started_at)

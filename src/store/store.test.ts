@@ -204,6 +204,16 @@ describe("the deploy lock", () => {
     expect(store.listDeployments({ limit: 2 }).map((d) => d.version)).toEqual(["v2", "v1"]);
     expect(() => store.listDeployments({ limit: 0 })).toThrow(BadRequestError);
   });
+
+  it("counts deployments by outcome, the running one included", () => {
+    const store = open();
+    expect(store.deploymentOutcomes()).toEqual({});
+    for (const outcome of ["succeeded", "succeeded", "rolled-back"] as const) {
+      store.finishDeployment(store.beginDeployment(deployV2).id, outcome);
+    }
+    store.beginDeployment(deployV2);
+    expect(store.deploymentOutcomes()).toEqual({ succeeded: 2, "rolled-back": 1, running: 1 });
+  });
 });
 
 describe("phases", () => {

@@ -6,7 +6,7 @@ import type Database from "better-sqlite3";
 import type { Clock } from "../core/clock.js";
 import { systemClock } from "../core/clock.js";
 import { BadRequestError, LockedError, NotFoundError, StoreError } from "../core/errors.js";
-import type { DeploymentKind, Phase } from "../core/phases.js";
+import type { DeploymentKind, Outcome, Phase } from "../core/phases.js";
 import { isTerminal, outcomeOf, PHASES } from "../core/phases.js";
 import type { Slot, SlotState } from "../core/slots.js";
 import type { DriverState } from "../core/state.js";
@@ -257,6 +257,13 @@ export class Store {
   runningDeployment(): DeploymentRecord | undefined {
     const row = this.statements.runningDeployment.get();
     return row === undefined ? undefined : toDeploymentRecord(row);
+  }
+
+  /** How many deployments have each outcome (for /metrics); outcomes never reached are absent. */
+  deploymentOutcomes(): Partial<Record<Outcome, number>> {
+    const counts: Partial<Record<Outcome, number>> = {};
+    for (const row of this.statements.countDeploymentsByOutcome.all()) counts[row.outcome as Outcome] = row.count;
+    return counts;
   }
 
   /** Newest first; 50 unless told. */

@@ -56,6 +56,21 @@ export const commandPlatformSchema = z
         }
       }
     }
+    // One URL for both slots would check the live slot while claiming to check the idle one.
+    const [blue, green] = config.urls ? [config.urls.blue, config.urls.green] : [renderTemplate(config.endpoint ?? "", { slot: "blue" }), renderTemplate(config.endpoint ?? "", { slot: "green" })];
+    const origin = originOf(blue);
+    if (origin !== undefined && origin === originOf(green)) {
+      ctx.addIssue({
+        code: "custom",
+        path: config.urls ? ["urls", "green"] : ["endpoint"],
+        message: `blue and green would both be ${origin}: each slot needs its own URL (e.g. put {slot} in the host name)`,
+      });
+    }
   });
+
+/** undefined for a URL that is invalid (already reported by its own field). */
+function originOf(text: string): string | undefined {
+  return URL.canParse(text) ? new URL(text).origin : undefined;
+}
 
 export type CommandPlatformConfig = z.output<typeof commandPlatformSchema>;

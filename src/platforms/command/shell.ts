@@ -4,7 +4,10 @@
 // The outcome is data: the caller decides whether a non-zero exit is a failure or "not yet".
 import { spawn } from "node:child_process";
 import type { Readable } from "node:stream";
+import { setTimeout as sleepReal } from "node:timers/promises";
 import type { Clock } from "../../core/clock.js";
+// The process platform's view of process groups (zombies count as gone) serves here too.
+import { groupHasLiveMembers, signalGroup } from "../process/process-group.js";
 
 export interface ShellRun {
   /** Already templated. */
@@ -34,18 +37,13 @@ const MAX_LINE_CHARS = 2_000;
 const PIPE_GRACE_MS = 250;
 
 export function runShell(run: ShellRun): Promise<ShellOutcome> {
-  const tail: string[] = [];
-  const addLine = (raw: string): void => {
-    const line = raw.length > MAX_LINE_CHARS ? `${raw.slice(0, MAX_LINE_CHARS)}…` : raw;
-    tail.push(line);
-    if (tail.length > TAIL_LINES) tail.shift();
-    run.onLine(line);
-  };
+  const { tail, addLine } = tailKeeper(run.onLine);
   if (run.signal.aborted) return Promise.resolve({ kind: "cancelled", tail });
 
   return new Promise<ShellOutcome>((resolve) => {
     // detached: the shell leads a new process group, so a timeout can stop everything it started.
-    const child = spawn("/bin/sh", ["-c", run.command], { cwd: run.cwd, env: run.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    // `exec 2>&1` first: stderr joins stdout in one pipe, so the log keeps the order things happened in.
+    const child = spawn("/bin/sh", ["-c", `exec 2>&1\n${run.command}`], { cwd: run.cwd, env: run.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     const streams = [child.stdout, child.stderr];
     const readers = streams.map((stream) => readLines(stream, addLine));
     const stopTimers = new AbortController();
@@ -53,20 +51,15 @@ export function runShell(run: ShellRun): Promise<ShellOutcome> {
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     let settled = false;
 
-    const signalGroup = (name: NodeJS.Signals): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, name); // negative pid: the whole group
-      } catch {
-        // ESRCH: the group is already gone.
-      }
+    const signalShellGroup = (name: NodeJS.Signals): void => {
+      if (child.pid !== undefined) signalGroup(child.pid, name);
     };
     const stop = (why: "timed-out" | "cancelled"): void => {
       if (stopping || settled || exit) return;
       stopping = why;
-      signalGroup("SIGTERM");
+      signalShellGroup("SIGTERM");
       run.clock.sleep(run.killGraceMs, stopTimers.signal).then(
-        () => signalGroup("SIGKILL"),
+        () => signalShellGroup("SIGKILL"),
         () => undefined,
       );
     };
@@ -77,17 +70,16 @@ export function runShell(run: ShellRun): Promise<ShellOutcome> {
       settled = true;
       stopTimers.abort();
       run.signal.removeEventListener("abort", onAbort);
-      // Stragglers that ignored SIGTERM while the shell itself exited still belong to the group.
-      if (stopping) signalGroup("SIGKILL");
       for (const reader of readers) reader.flush();
-      // A background process the command started may still hold the pipes: keep draining them
-      // (unread pipes would block it, closed ones would kill it with SIGPIPE) without waiting on it.
-      for (const stream of streams) {
-        stream.removeAllListeners("data");
-        stream.resume();
-        (stream as Readable & { unref?: () => void }).unref?.();
+      releasePipes(streams);
+      if (!stopping || child.pid === undefined) {
+        resolve(outcome);
+        return;
       }
-      resolve(outcome);
+      // Stragglers that ignored SIGTERM while the shell itself exited still belong to the group:
+      // a stopped command is reported only once nothing of it runs any more.
+      signalShellGroup("SIGKILL");
+      void waitUntilGroupGone(child.pid).then(() => resolve(outcome));
     };
     const finishFromExit = (): void => {
       if (stopping) {
@@ -115,6 +107,40 @@ export function runShell(run: ShellRun): Promise<ShellOutcome> {
     });
     child.on("close", finishFromExit);
   });
+}
+
+/** The last TAIL_LINES lines, each cut at MAX_LINE_CHARS, passed on as they come. */
+function tailKeeper(onLine: (line: string) => void): { tail: string[]; addLine: (raw: string) => void } {
+  const tail: string[] = [];
+  const addLine = (raw: string): void => {
+    const line = raw.length > MAX_LINE_CHARS ? `${raw.slice(0, MAX_LINE_CHARS)}…` : raw;
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+    onLine(line);
+  };
+  return { tail, addLine };
+}
+
+/**
+ * A background process the command started may still hold the pipes: keep draining them (unread
+ * pipes would block it, closed ones would kill it with SIGPIPE) without keeping Node alive for it.
+ */
+function releasePipes(streams: Readable[]): void {
+  for (const stream of streams) {
+    stream.removeAllListeners("data");
+    stream.resume();
+    (stream as Readable & { unref?: () => void }).unref?.();
+  }
+}
+
+// How often to look whether the OS has finished with a killed group, and for how long at most. This
+// waits on the OS, not on a policy, so it uses real time whatever the injected clock.
+const GROUP_POLL_MS = 20;
+const GROUP_GONE_LIMIT_MS = 5_000;
+
+async function waitUntilGroupGone(pgid: number): Promise<void> {
+  const giveUpAt = Date.now() + GROUP_GONE_LIMIT_MS;
+  while (groupHasLiveMembers(pgid) && Date.now() < giveUpAt) await sleepReal(GROUP_POLL_MS, undefined, { ref: false });
 }
 
 /** Splits a stream into lines (a final line without a newline is delivered by flush()). */

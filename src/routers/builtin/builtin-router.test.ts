@@ -12,15 +12,16 @@ import { closeAll, startTextUpstream, startUpstream, type TestUpstream } from ".
 import { routerContract, type RouterFixture } from "../router.contract.js";
 import type { Router, RouterEvent } from "../router.js";
 import { BuiltinRouter } from "./builtin-router.js";
-import type { BuiltinRouterConfig } from "./config.js";
+import { builtinRouterSchema, type BuiltinRouterConfig } from "./config.js";
 
-const baseConfig: BuiltinRouterConfig = {
+// Parsed, so every key added to the schema gets its default here too.
+const baseConfig: BuiltinRouterConfig = builtinRouterSchema.parse({
   kind: "builtin",
   listen: "127.0.0.1:0",
-  drainTimeout: 5_000,
-  connectTimeout: 1_000,
-  upstreamTimeout: 5_000,
-};
+  drainTimeout: "5s",
+  connectTimeout: "1s",
+  upstreamTimeout: "5s",
+});
 
 function builtinFixture(): RouterFixture {
   const state = new MemoryDriverState();
@@ -157,52 +158,6 @@ describe("BuiltinRouter", () => {
     } finally {
       await new Promise<void>((resolve) => squatter.close(() => resolve()));
     }
-  });
-
-  it("loses no request while switching back and forth under load, and new requests go to the new slot", async () => {
-    const { router, base } = await startRouter();
-    await fill(router, "blue");
-    await fill(router, "green");
-    await router.switchTo("blue");
-
-    // Each answer is tagged with the switch generation current when its request started.
-    let generation = 0;
-    let expected: Slot = "blue";
-    const failures: string[] = [];
-    const wrongSlot: string[] = [];
-    let answered = 0;
-    let running = true;
-    const worker = async () => {
-      while (running) {
-        const startedGeneration = generation;
-        const startedExpecting = expected;
-        try {
-          const { status, text } = await get(`${base}/`);
-          if (status !== 200) failures.push(`${status} ${text}`);
-          // Only requests that started after the latest switch resolved must hit its slot.
-          else if (startedGeneration === generation && text !== startedExpecting) wrongSlot.push(`${text} instead of ${startedExpecting}`);
-          answered += 1;
-        } catch (error) {
-          failures.push(String(error));
-        }
-      }
-    };
-    const workers = [worker(), worker(), worker(), worker()];
-    for (let i = 0; i < 10; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      const next: Slot = expected === "blue" ? "green" : "blue";
-      await router.switchTo(next);
-      generation += 1;
-      expected = next;
-    }
-    running = false;
-    await Promise.all(workers);
-
-    expect(failures).toEqual([]);
-    expect(wrongSlot).toEqual([]);
-    expect(answered).toBeGreaterThan(40);
-    const total = router.traffic.snapshot("blue").requests + router.traffic.snapshot("green").requests;
-    expect(total).toBe(answered);
   });
 
   it("lets a slow request on the old slot finish after the switch and sends the old slot nothing new", async () => {

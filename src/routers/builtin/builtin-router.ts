@@ -4,26 +4,23 @@
 import { formatDuration } from "../../core/duration.js";
 import { EmptySlotError, TimeoutError } from "../../core/errors.js";
 import { isSlot, type Endpoint, type Slot } from "../../core/slots.js";
+import { ProxyCluster, type WorkerStatus } from "../../proxy/cluster-primary.js";
 import { ProxyServer, type ProxyAddresses } from "../../proxy/server.js";
 import type { Router, RouterCapabilities, RouterContext, TrafficStats } from "../router.js";
 import type { BuiltinRouterConfig } from "./config.js";
+import { builtinProxyOptions, type BuiltinRouterTuning, type BuiltinWorkerSetup, type ProxyHooks } from "./proxy-options.js";
+
+export type { BuiltinRouterTuning } from "./proxy-options.js";
 
 /** The key under which the live slot survives a restart (in context.state). */
 export const LIVE_STATE_KEY = "live";
-
-/** Knobs that are not in flip.yaml (tests, benchmarks). */
-export interface BuiltinRouterTuning {
-  /** Most connections to one replica at once (default 128). */
-  connectionsPerReplica?: number;
-}
-
-const DEFAULT_CONNECTIONS_PER_REPLICA = 128;
 
 export class BuiltinRouter implements Router {
   readonly kind = "builtin";
   readonly capabilities: RouterCapabilities = { weights: false, mirror: false, verify: true, traffic: true };
   readonly traffic: TrafficStats;
-  private readonly proxy: ProxyServer;
+  /** In-process, or the coordinator of `workers` processes that each run a ProxyServer. */
+  private readonly proxy: ProxyServer | ProxyCluster;
   /** What setTargets() was last told, for planSwitch(). */
   private readonly targets: Record<Slot, Endpoint[]> = { blue: [], green: [] };
 
@@ -32,17 +29,8 @@ export class BuiltinRouter implements Router {
     private readonly context: RouterContext,
     tuning: BuiltinRouterTuning = {},
   ) {
-    this.proxy = new ProxyServer({
-      listen: config.listen,
-      preview: config.preview,
-      drainTimeoutMs: config.drainTimeout,
-      connectTimeoutMs: config.connectTimeout,
-      upstreamTimeoutMs: config.upstreamTimeout,
-      connectionsPerReplica: tuning.connectionsPerReplica ?? DEFAULT_CONNECTIONS_PER_REPLICA,
-      clock: context.clock,
-      logger: context.logger,
-      onEvent: context.onEvent,
-    });
+    const hooks = { clock: context.clock, logger: context.logger, onEvent: context.onEvent };
+    this.proxy = config.workers > 1 ? proxyCluster(config, tuning, hooks) : new ProxyServer(builtinProxyOptions(config, tuning, hooks));
     this.traffic = this.proxy.traffic;
     // Restored here, not in start(): reconcile asks live() before anything is bound.
     const persisted = context.state.get<unknown>(LIVE_STATE_KEY);
@@ -54,10 +42,9 @@ export class BuiltinRouter implements Router {
     return this.proxy.start();
   }
 
-  setTargets(slot: Slot, endpoints: Endpoint[]): Promise<void> {
+  async setTargets(slot: Slot, endpoints: Endpoint[]): Promise<void> {
     this.targets[slot] = [...endpoints];
-    this.proxy.setTargets(slot, endpoints);
-    return Promise.resolve();
+    await this.proxy.setTargets(slot, endpoints);
   }
 
   async planSwitch(slot: Slot): Promise<string[]> {
@@ -75,22 +62,20 @@ export class BuiltinRouter implements Router {
     return Promise.resolve(this.proxy.live);
   }
 
-  switchTo(slot: Slot): Promise<void> {
+  async switchTo(slot: Slot): Promise<void> {
     const from = this.proxy.live;
     if (from === slot) {
       this.context.logger.debug({ slot }, "switch skipped: the proxy already points at this slot");
-      return Promise.resolve();
+      return;
     }
-    if (!this.proxy.hasTargets(slot)) {
-      return Promise.reject(new EmptySlotError(slot, "the built-in proxy has no replicas for it"));
-    }
+    if (!this.proxy.hasTargets(slot)) throw new EmptySlotError(slot, "the built-in proxy has no replicas for it");
     // Persist first: a crash between the two lines leaves the state pointing where traffic was
     // about to go, and reconcile re-applies the switch.
     this.context.state.set(LIVE_STATE_KEY, slot);
-    this.proxy.switchTo(slot);
+    // In-process the swap is done when this returns; with workers, once every worker confirmed it.
+    await this.proxy.switchTo(slot);
     this.context.logger.info({ from, to: slot }, "traffic switched");
     this.context.onEvent?.({ type: "switched", from, to: slot, at: this.context.clock.now() });
-    return Promise.resolve();
   }
 
   /**
@@ -108,6 +93,24 @@ export class BuiltinRouter implements Router {
     );
   }
 
+  /**
+   * Replicas of `slot` not ejected by health checks or failed requests (for `flip status`). Not part
+   * of the Router interface: only a router that sends the requests itself knows this.
+   */
+  healthyReplicas(slot: Slot): number {
+    return this.proxy.healthyReplicas(slot);
+  }
+
+  /**
+   * With `workers` > 1, the workers running now and the requests each has finished, from counters
+   * fetched afresh; undefined when the proxy runs in this process.
+   */
+  async workers(): Promise<WorkerStatus[] | undefined> {
+    if (!(this.proxy instanceof ProxyCluster)) return undefined;
+    await this.proxy.refreshTraffic();
+    return this.proxy.workers();
+  }
+
   /** The addresses really bound (after start(); useful with port 0), else the configured ones. */
   listenAddresses(): ProxyAddresses {
     return this.proxy.addresses();
@@ -116,4 +119,19 @@ export class BuiltinRouter implements Router {
   close(): Promise<void> {
     return this.proxy.close();
   }
+}
+
+/** The coordinator of `config.workers` proxy workers, which run cluster-worker-entry.js. */
+function proxyCluster(config: BuiltinRouterConfig, tuning: BuiltinRouterTuning, hooks: ProxyHooks): ProxyCluster {
+  const setup: BuiltinWorkerSetup = { config, tuning, logLevel: hooks.logger.level };
+  return new ProxyCluster({
+    workers: config.workers,
+    entry: new URL("./cluster-worker-entry.js", import.meta.url),
+    setup,
+    listen: config.listen,
+    preview: config.preview,
+    drainTimeoutMs: config.drainTimeout,
+    ackTimeoutMs: tuning.workerAckTimeoutMs,
+    ...hooks,
+  });
 }
