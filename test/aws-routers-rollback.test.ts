@@ -28,6 +28,7 @@ function standInPlatform(): Platform {
   return {
     kind: "stand-in",
     recover: () => Promise.resolve(),
+    planDeploy: (slot, version) => Promise.resolve([`record ${version} as running in ${slot}`]),
     deploy: (slot, version) => {
       versions[slot] = version;
       return Promise.resolve();

@@ -145,8 +145,8 @@ export class Engine implements EngineApi {
         idle,
         live,
         version,
-        deploy: (await platform.planDeploy?.(idle, version)) ?? [`${platform.kind}: run ${version} in ${idle}, replacing ${store.slot(idle).version ?? "nothing"}`],
-        switchTraffic: (await router.planSwitch?.(idle)) ?? [`${router.kind}: send all traffic to ${idle}`],
+        deploy: await platform.planDeploy(idle, version),
+        switchTraffic: await router.planSwitch(idle),
       }),
     };
   }

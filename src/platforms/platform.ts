@@ -42,7 +42,7 @@ export interface Platform {
    */
   recover(signal: AbortSignal): Promise<void>;
   /** The exact changes deploy(slot, version) would make (commands, patches, API calls), making none. */
-  planDeploy?(slot: Slot, version: string): Promise<string[]>;
+  planDeploy(slot: Slot, version: string): Promise<string[]>;
   /** Runs `version` in `slot`, replacing whatever ran there. Resolves once it has been started. */
   deploy(slot: Slot, version: string, signal: AbortSignal): Promise<void>;
   /** Resolves when every replica of the slot answers its readiness probe; rejects with a reason otherwise. */

@@ -81,7 +81,7 @@ export interface Router {
   /** What the data plane really points at now (after a restart too). */
   live(): Promise<Slot | undefined>;
   /** The exact change switchTo(slot) would make (patch, API call, swap), making none. */
-  planSwitch?(slot: Slot): Promise<string[]>;
+  planSwitch(slot: Slot): Promise<string[]>;
   /** Idempotent; throws EmptySlotError when the slot has nothing to send traffic to. */
   switchTo(slot: Slot): Promise<void>;
   /** Resolves once the data plane has converged on `slot`; rejects with TimeoutError otherwise. */

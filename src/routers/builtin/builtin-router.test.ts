@@ -174,7 +174,8 @@ describe("BuiltinRouter", () => {
     await router.switchTo("blue");
 
     const slow = get(`${base}/slow`);
-    await waitFor(() => router.traffic.snapshot("blue").inFlight === 1);
+    // In flight at the proxy is not enough: the replica must hold it, or releaseSlow is not set yet.
+    await waitFor(() => router.traffic.snapshot("blue").inFlight === 1 && blue.received === 1);
     await router.switchTo("green");
     const receivedByBlue = blue.received;
 
