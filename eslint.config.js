@@ -21,4 +21,13 @@ export default tseslint.config(
     files: ["**/*.js"],
     languageOptions: { globals: { process: "readonly", console: "readonly", setTimeout: "readonly", clearTimeout: "readonly", setInterval: "readonly", clearInterval: "readonly", URL: "readonly", Buffer: "readonly" } },
   },
+  {
+    // The dashboard's scripts run in the browser (plain ES modules, no build step).
+    files: ["src/dashboard/public/**/*.js"],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ["document", "sessionStorage", "fetch", "setTimeout", "clearTimeout", "setInterval", "Node", "ResizeObserver", "TextDecoderStream"].map((name) => [name, "readonly"]),
+      ),
+    },
+  },
 );

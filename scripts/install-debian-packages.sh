@@ -6,6 +6,9 @@ packages=(
   procps   # ps / pgrep: tests assert that stopped replicas leave no orphans
   curl     # the example smoke-test scripts
   prometheus  # the prometheus monitor source is tested against a real Prometheus (started by the test)
+  nginx    # the nginx router is tested against a real nginx (started by the test in its own folder)
+  haproxy  # the haproxy router is tested against a real HAProxy, switched over its runtime API
+  wrk      # the load generator of the benchmarks (bench/)
 )
 # The Kubernetes tests drive their API double with the real kubectl. The machine image has one;
 # Debian's kubernetes-client is the fallback, installed only when kubectl is missing.

@@ -1,17 +1,21 @@
 // The composition root of `flip serve`: opens the store, builds the platform, router, metrics
 // source and engine from the config, recovers replicas and reconciles before the proxy accepts
 // traffic, then serves the control API. close() drains the proxy and stops the replicas.
+import { monitorSettingsOf, registerDashboardReads } from "./api/dashboard-routes.js";
 import { registerMetricsRoute } from "./api/metrics-route.js";
 import { startApiServer } from "./api/server.js";
 import { systemClock, type Clock } from "./core/clock.js";
 import { FlipError } from "./core/errors.js";
 import { SLOTS } from "./core/slots.js";
 import type { FlipConfig } from "./config/schema.js";
+import { registerDashboard } from "./dashboard/serve.js";
 import { Engine } from "./engine/engine.js";
 import type { EngineApi } from "./engine/views.js";
 import type { Logger } from "./logging.js";
+import { attachNotifier } from "./notify/notifier.js";
 import { PrometheusExporter } from "./metrics/prometheus-exporter.js";
 import { createMetricsSource } from "./metrics/registry.js";
+import { TrafficHistory } from "./metrics/traffic-history.js";
 import { createPlatform } from "./platforms/registry.js";
 import { createRouter } from "./routers/registry.js";
 import { Store } from "./store/store.js";
@@ -45,14 +49,21 @@ export async function startController(config: FlipConfig, options: { logger: Log
     state: store.driverState(`platform.${config.platform.kind}`),
     onEvent: (event) => engine.onPlatformEvent(event),
   });
+  // The dashboard's charts: the last 15 minutes of the router's counters, and where traffic switched.
+  const trafficHistory = new TrafficHistory({ clock, stats: () => router.traffic, versionOf: (slot) => store.slot(slot).version });
   const router = createRouter(config, {
     app: config.app,
     logger: logger.child({ component: "router" }),
     clock,
     state: store.driverState(`router.${config.router.kind}`),
-    onEvent: (event) => logger.info({ component: "router", ...event }, `router: ${event.type}`),
+    onEvent: (event) => {
+      logger.info({ component: "router", ...event }, `router: ${event.type}`);
+      trafficHistory.onRouterEvent(event);
+    },
   });
   const engine = new Engine({ config, store, platform, router, metrics: createMetricsSource(config, router), clock, logger: logger.child({ component: "engine" }) });
+  // Webhooks hear the engine's events from here, never from inside a step: they cannot block a flow.
+  const notifications = attachNotifier(engine, config.notify, { app: config.app, clock, logger: logger.child({ component: "notify" }) });
 
   const startup = new AbortController();
   let api: Awaited<ReturnType<typeof startApiServer>> | undefined;
@@ -64,6 +75,7 @@ export async function startController(config: FlipConfig, options: { logger: Log
     }
     await engine.start();
     await router.start();
+    trafficHistory.start();
     // /metrics: the proxy's counters (when the router sees traffic) and the engine's state, read at scrape time.
     const metrics = new PrometheusExporter({
       app: config.app,
@@ -78,12 +90,19 @@ export async function startController(config: FlipConfig, options: { logger: Log
       engine,
       listen: config.control.listen,
       token: config.control.token,
+      clock,
       logger: logger.child({ component: "api" }),
-      extraRoutes: (app) => registerMetricsRoute(app, metrics),
+      extraRoutes: (app) => {
+        registerMetricsRoute(app, metrics);
+        registerDashboardReads(app, { traffic: trafficHistory, monitor: monitorSettingsOf(config.monitor) });
+        registerDashboard(app);
+      },
     });
   } catch (error) {
     // Leave replicas running and the store as it was: the next `flip serve` adopts them.
+    trafficHistory.stop();
     await engine.stop().catch(() => {});
+    await notifications.close().catch(() => {});
     await router.close().catch(() => {});
     await platform.close({ stopReplicas: false }).catch(() => {});
     serveState.delete("serve");
@@ -100,7 +119,9 @@ export async function startController(config: FlipConfig, options: { logger: Log
     close(closeOptions = {}) {
       closed ??= (async () => {
         await api?.close();
+        trafficHistory.stop();
         await engine.stop();
+        await notifications.close();
         await router.close();
         await platform.close({ stopReplicas: closeOptions.stopReplicas ?? true });
         serveState.delete("serve");

@@ -13,7 +13,8 @@ import type { systemClock as SystemClock } from "../src/core/clock.js";
 import type { silentLogger as SilentLogger } from "../src/logging.js";
 import type { Slot } from "../src/core/slots.js";
 import { runSwitchLoad } from "../src/proxy/testing/switch-load.js";
-import { closeAll, startTextUpstream, type TestUpstream } from "../src/proxy/testing/upstream-server.js";
+import { closeAll, startTextUpstream, startUpstream, type TestUpstream } from "../src/proxy/testing/upstream-server.js";
+import type { RouterEvent } from "../src/routers/router.js";
 
 const dist = (path: string) => fileURLToPath(new URL(`../dist/src/${path}`, import.meta.url));
 if (!existsSync(dist("routers/builtin/cluster-worker-entry.js"))) throw new Error("test/proxy-workers.test.ts needs the built code: run `npm run build` first (npm test does).");
@@ -35,18 +36,19 @@ describe("the built-in proxy with workers: 2", () => {
     await closeAll(upstreams);
   });
 
-  async function startRouter(tuning: { workerAckTimeoutMs?: number } = {}): Promise<{ router: BuiltinRouterClass; base: string }> {
+  async function startRouter(tuning: { workerAckTimeoutMs?: number } = {}, blueHandler?: Parameters<typeof startUpstream>[0]) {
     const config = builtinRouterSchema.parse({ kind: "builtin", listen: "127.0.0.1:0", drainTimeout: "5s", workers: 2 });
-    const router = new BuiltinRouter(config, { app: "test", logger: silentLogger, clock: systemClock, state: new MemoryDriverState() }, tuning);
+    const events: RouterEvent[] = [];
+    const router = new BuiltinRouter(config, { app: "test", logger: silentLogger, clock: systemClock, state: new MemoryDriverState(), onEvent: (event) => events.push(event) }, tuning);
     routers.push(router);
     for (const slot of ["blue", "green"] as const) {
-      const upstream = await startTextUpstream(slot);
+      const upstream = slot === "blue" && blueHandler ? await startUpstream(blueHandler) : await startTextUpstream(slot);
       upstreams.push(upstream);
       await router.setTargets(slot, [upstream.endpoint(slot)]);
     }
     await router.switchTo("blue");
     await router.start();
-    return { router, base: `http://${router.listenAddresses().listen}` };
+    return { router, events, base: `http://${router.listenAddresses().listen}` };
   }
 
   /** `count` requests, each on a new connection, so both workers take some. */
@@ -134,6 +136,27 @@ describe("the built-in proxy with workers: 2", () => {
     await switched;
     expect(resolvedAt).toBeGreaterThanOrEqual(continuedAt);
     expect(await answersOnFreshConnections(base, 6)).toEqual(new Set(["200 green"]));
+  });
+
+  it("lets requests in flight on the old slot finish in every worker, then reports one drain", async () => {
+    const releases: (() => void)[] = [];
+    const { router, events, base } = await startRouter({}, (_req, res) => releases.push(() => res.end("blue")));
+    // Fresh connections, so the two slow requests land on both workers.
+    const clients = [new Agent(), new Agent()];
+    const slow = clients.map((client) => request(`${base}/`, { dispatcher: client }).then(async (response) => `${response.statusCode} ${await response.body.text()}`));
+    const deadline = Date.now() + 5_000;
+    while (releases.length < 2 && Date.now() < deadline) await sleep(10);
+    expect(releases).toHaveLength(2);
+
+    await router.switchTo("green");
+    expect(await answersOnFreshConnections(base, 4)).toEqual(new Set(["200 green"]));
+    await sleep(100);
+    expect(events.filter((event) => event.type === "drained")).toEqual([]);
+    for (const release of releases) release();
+    expect(await Promise.all(slow)).toEqual(["200 blue", "200 blue"]);
+    while (!events.some((event) => event.type === "drained") && Date.now() < deadline) await sleep(10);
+    expect(events.filter((event) => event.type === "drained")).toEqual([{ type: "drained", slot: "blue", remaining: 0, timedOut: false }]);
+    await Promise.all(clients.map((client) => client.destroy()));
   });
 
   it("fails a switch that a worker does not confirm in time, naming that worker", async () => {

@@ -23,7 +23,7 @@ export interface NginxInstance {
  * One nginx (master + 1 worker) in its own folder. Debian's compiled-in temp and log paths are under
  * /var, which an ordinary user cannot write, so every path is set here.
  */
-function nginxInstance(workDir: string, name: string, httpBody: string): NginxInstance {
+export function nginxInstance(workDir: string, name: string, httpBody: string): NginxInstance {
   const dir = join(workDir, name);
   mkdirSync(join(dir, "tmp"), { recursive: true });
   const config = join(dir, "nginx.conf");

@@ -2,9 +2,10 @@
 // only, bounded), who is asking (the audit log's actor), and whether they may change anything.
 // Everything here refuses before the engine is called, so bad input changes nothing.
 import { createHash, timingSafeEqual } from "node:crypto";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
 import { z } from "zod";
-import { BadRequestError, UnauthorizedError } from "../core/errors.js";
+import { BadRequestError } from "../core/errors.js";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -15,7 +16,7 @@ export const versionSchema = z
   .max(128, "the version is longer than 128 characters")
   .regex(/^[A-Za-z0-9._:/+@-]+$/, "the version may hold only letters, digits and . _ : / + @ -");
 
-export const deployBody = z.strictObject({ version: versionSchema, force: z.boolean().optional() });
+export const deployBody = z.strictObject({ version: versionSchema, force: z.boolean().optional(), now: z.boolean().optional() });
 export const switchBody = z.strictObject({
   slot: z.enum(["blue", "green"], { error: 'expected slot "blue" or "green"' }),
   force: z.boolean().optional(),
@@ -39,16 +40,19 @@ export function readLimit(c: Context): number | undefined {
 
 /**
  * Reads and validates a JSON body. An absent body counts as `{}` so that `curl -X POST` works
- * for actions without parameters; a present one must say it is JSON and fit in 64 KiB.
+ * for actions without parameters; a present one must say it is JSON and fit in 64 KiB. A declared
+ * type other than JSON is refused even with an empty body: that is what a form or a no-cors
+ * fetch from another site sends, and neither may act.
  */
 export async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  const contentType = c.req.header("content-type");
+  if (contentType !== undefined && !/^application\/json\s*(;|$)/i.test(contentType)) {
+    throw new UnsupportedMediaError(contentType);
+  }
   const text = await readBodyText(c);
   let value: unknown = {};
   if (text.trim() !== "") {
-    const contentType = c.req.header("content-type") ?? "";
-    if (!/^application\/json\s*(;|$)/i.test(contentType)) {
-      throw new UnsupportedMediaError(contentType);
-    }
+    if (contentType === undefined) throw new UnsupportedMediaError("");
     try {
       value = JSON.parse(text);
     } catch (error) {
@@ -99,27 +103,47 @@ export class UnsupportedMediaError extends BadRequestError {
   }
 }
 
+/** What the Authorization header says about the token: all of it but "ok" is refused. */
+export type TokenVerdict = "ok" | "missing" | "not-bearer" | "wrong";
+
 /**
- * Throws unless the request carries `Authorization: Bearer <token>`. Both sides are hashed first
- * so timingSafeEqual compares equal lengths and the time taken says nothing about the token.
+ * Compares `Authorization: Bearer <token>` with the token. Both sides are hashed first so
+ * timingSafeEqual compares equal lengths and the time taken says nothing about the token.
  */
-export function requireToken(c: Context, token: string): void {
-  const header = c.req.header("authorization");
-  if (header === undefined) throw new UnauthorizedError("No Authorization header");
+export function checkToken(header: string | undefined, token: string): TokenVerdict {
+  if (header === undefined) return "missing";
   const match = /^Bearer\s+(.+)$/i.exec(header.trim());
-  if (!match) throw new UnauthorizedError("The Authorization header is not `Bearer <token>`");
+  if (!match) return "not-bearer";
   const given = createHash("sha256").update(match[1] as string).digest();
   const expected = createHash("sha256").update(token).digest();
-  if (!timingSafeEqual(given, expected)) throw new UnauthorizedError("Wrong token");
+  return timingSafeEqual(given, expected) ? "ok" : "wrong";
 }
 
-/** Who is asking, for the audit log: X-Flip-Actor (the CLI sends `cli:<user>`), else "api". */
+/**
+ * The address of the client as this server saw it (IPv4-mapped IPv6 written as IPv4), or
+ * undefined when the request did not come over a socket (app.request() in tests). Headers such
+ * as X-Forwarded-For are ignored: any client could write them.
+ */
+export function clientAddress(c: Context): string | undefined {
+  let address: string | undefined;
+  try {
+    address = getConnInfo(c).remote.address;
+  } catch {
+    return undefined;
+  }
+  return address?.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1");
+}
+
+/**
+ * Who is asking, for the audit log: X-Flip-Actor (the CLI sends `cli:<user>`), else "api", then
+ * `@<client address>` — the part after the last @ is the address the server saw, which the
+ * caller cannot choose.
+ */
 export function actorOf(c: Context): string {
-  const header = c.req.header("x-flip-actor")?.trim();
-  if (!header) return "api";
   // The actor lands in logs and tables: keep it printable and short.
-  const clean = header.replace(/[^\x20-\x7e]/g, "").slice(0, 128);
-  return clean === "" ? "api" : clean;
+  const claimed = c.req.header("x-flip-actor")?.trim().replace(/[^\x20-\x7e]/g, "").slice(0, 128) || "api";
+  const address = clientAddress(c);
+  return address === undefined ? claimed : `${claimed}@${address}`;
 }
 
 function firstMessage(error: z.ZodError): string {

@@ -3,7 +3,7 @@
 // bug, logged in full and answered with a generic 500.
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { FlipError } from "../core/errors.js";
+import { FlipError, RateLimitedError } from "../core/errors.js";
 import type { ErrorCode } from "../core/errors.js";
 import type { Logger } from "../logging.js";
 
@@ -11,6 +11,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   FLIP_E_BAD_REQUEST: 400,
   FLIP_E_CONFIG: 400,
   FLIP_E_UNAUTHORIZED: 401,
+  FLIP_E_RATE_LIMITED: 429,
   FLIP_E_NOT_FOUND: 404,
   FLIP_E_LOCKED: 409,
   FLIP_E_NO_STANDBY: 409,
@@ -35,6 +36,7 @@ export function errorResponse(c: Context, error: unknown, logger: Logger): Respo
   if (error instanceof FlipError) {
     const status = statusFor(error);
     if (status >= 500) logger.error({ err: error, code: error.code, path: c.req.path }, `API ${c.req.method} ${c.req.path} failed: ${error.message}`);
+    if (error instanceof RateLimitedError) c.header("retry-after", String(error.retryAfterSeconds));
     return c.json({ error: error.toJSON() } satisfies ErrorBody, status);
   }
   logger.error({ err: error, path: c.req.path }, `API ${c.req.method} ${c.req.path} failed unexpectedly`);

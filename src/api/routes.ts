@@ -3,30 +3,22 @@
 import type { Hono } from "hono";
 import type { EngineApi } from "../engine/views.js";
 import type { Logger } from "../logging.js";
-import { actorOf, deployBody, emptyBody, readBody, readLimit, requireToken, rollbackBody, switchBody } from "./requests.js";
+import { openApiDocument } from "./openapi.js";
+import { actorOf, deployBody, emptyBody, readBody, readLimit, rollbackBody, switchBody } from "./requests.js";
 import { allEvents, deploymentEvents } from "./streams.js";
 import type { OpenStreams } from "./streams.js";
 
 export interface RouteOptions {
   engine: EngineApi;
-  token: string | undefined;
   logger: Logger;
   streams: OpenStreams;
   heartbeatMs: number;
 }
 
-const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-
 export function registerRoutes(app: Hono, options: RouteOptions): void {
-  const { engine, token } = options;
+  // Who may call is decided before these routes run (auth.ts, registered first by createApiApp).
+  const { engine } = options;
   const streamOptions = { engine, logger: options.logger, streams: options.streams, heartbeatMs: options.heartbeatMs };
-
-  // Reads are open (the API listens on loopback by default); anything that changes state needs
-  // the token when one is configured. Checked before the body is read.
-  app.use("/api/*", async (c, next) => {
-    if (token !== undefined && !READ_METHODS.has(c.req.method)) requireToken(c, token);
-    await next();
-  });
 
   // While the server shuts down, answer what is asked but let no connection be kept alive for more.
   app.use("*", async (c, next) => {
@@ -35,6 +27,7 @@ export function registerRoutes(app: Hono, options: RouteOptions): void {
   });
 
   app.get("/healthz", (c) => c.json({ ok: true }));
+  app.get("/api/openapi.json", (c) => c.json(openApiDocument));
 
   app.get("/api/status", async (c) => c.json(await engine.status()));
   app.get("/api/history", (c) => c.json(engine.history(readLimit(c))));
@@ -45,7 +38,7 @@ export function registerRoutes(app: Hono, options: RouteOptions): void {
 
   app.post("/api/deployments", async (c) => {
     const body = await readBody(c, deployBody);
-    return c.json(await engine.deploy(body.version, { actor: actorOf(c), force: body.force ?? false }), 202);
+    return c.json(await engine.deploy(body.version, { actor: actorOf(c), force: body.force ?? false, ...(body.now ? { now: true } : {}) }), 202);
   });
   app.post("/api/deployments/plan", async (c) => {
     const body = await readBody(c, deployBody);

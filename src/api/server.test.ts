@@ -112,7 +112,9 @@ describe("control API routes", () => {
       ["malformed JSON", "/api/deployments", { method: "POST", headers: { "content-type": "application/json" }, body: '{"version": "v2"' }, 400],
       ["JSON that is not an object", "/api/rollback", json(["x"]), 400],
       ["a body without a JSON content type", "/api/deployments", { method: "POST", headers: { "content-type": "text/plain" }, body: '{"version":"v2"}' }, 415],
+      ["an empty body declared as text/plain (a cross-site form)", "/api/rollback", { method: "POST", headers: { "content-type": "text/plain" }, body: "" }, 415],
       ["a huge body", "/api/deployments", json({ version: "v2", padding: "x".repeat(70 * 1024) }), 413],
+      ["a huge body declared huge", "/api/deployments", { method: "POST", headers: { "content-type": "application/json", "content-length": String(10 * 1024 * 1024) }, body: "{}" }, 413],
       ["a bad limit", "/api/history?limit=abc", { method: "GET" }, 400],
       ["a limit of zero", "/api/audit?limit=0", { method: "GET" }, 400],
     ];

@@ -5,18 +5,30 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
-import { parseListenAddress } from "../config/fields.js";
+import { controlTokenProblem } from "../config/crossChecks.js";
+import { isLoopbackHost, parseListenAddress } from "../config/fields.js";
+import { systemClock } from "../core/clock.js";
+import type { Clock } from "../core/clock.js";
 import { FlipError, NotFoundError, PortInUseError } from "../core/errors.js";
 import type { EngineApi } from "../engine/views.js";
 import type { Logger } from "../logging.js";
+import { registerGuards } from "./auth.js";
+import { AuthFailureLimiter } from "./auth-limiter.js";
 import { errorResponse } from "./respond.js";
 import { registerRoutes } from "./routes.js";
 import { HEARTBEAT_MS, OpenStreams } from "./streams.js";
 
 export interface ApiAppOptions {
   engine: EngineApi;
-  /** When set, every POST needs `Authorization: Bearer <token>`. */
+  /** When set, every POST needs `Authorization: Bearer <token>`, and every call off loopback. */
   token?: string | undefined;
+  /**
+   * Whether only this machine can reach the listener (startApiServer decides it from the listen
+   * address; true by default for in-process tests). When false, a token is required to start.
+   */
+  listenIsLoopback?: boolean;
+  /** Times wrong-token limits (systemClock by default). */
+  clock?: Clock;
   logger: Logger;
   /** Comment lines on quiet event streams; 15 s unless a test wants it sooner. */
   heartbeatMs?: number;
@@ -41,10 +53,17 @@ export interface ApiServer {
 }
 
 export function createApiApp(options: ApiAppOptions): Hono {
+  const listenIsLoopback = options.listenIsLoopback ?? true;
+  refuseUnguarded("(not loopback)", options.token, listenIsLoopback);
   const app = new Hono();
+  registerGuards(app, {
+    token: options.token,
+    listenIsLoopback,
+    limiter: new AuthFailureLimiter({ clock: options.clock ?? systemClock }),
+    logger: options.logger,
+  });
   registerRoutes(app, {
     engine: options.engine,
-    token: options.token,
     logger: options.logger,
     streams: options.streams ?? new OpenStreams(),
     heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS,
@@ -63,8 +82,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   if (!where) {
     throw new FlipError("FLIP_E_CONFIG", `control.listen "${options.listen}" is not host:port.`, "Write it like 127.0.0.1:8787 in flip.yaml.");
   }
+  // Refused before anything listens: an open API must never be reachable from elsewhere, even for a moment.
+  refuseUnguarded(options.listen, options.token);
   const streams = options.streams ?? new OpenStreams();
-  const app = createApiApp({ ...options, streams });
+  const app = createApiApp({ ...options, streams, listenIsLoopback: isLoopbackHost(where.host) });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   await listen(server, where.host, where.port, options.listen);
 
@@ -82,6 +103,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       return closing;
     },
   };
+}
+
+/** The config check of the same rule (crossChecks.ts), for callers that built a config by hand. */
+function refuseUnguarded(listen: string, token: string | undefined, loopback?: boolean): void {
+  const problem = controlTokenProblem(listen, token, loopback);
+  if (problem !== undefined) throw new FlipError("FLIP_E_CONFIG", `The control API will not start: ${problem}.`, "`flip validate` checks this before `flip serve` starts.");
 }
 
 function listen(server: Server, host: string, port: number, asWritten: string): Promise<void> {

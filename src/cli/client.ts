@@ -65,8 +65,8 @@ export class ApiClient {
     return this.call("POST", "/api/deployments/plan", { version, force });
   }
 
-  deploy(version: string, force = false): Promise<DeploymentSummary> {
-    return this.call("POST", "/api/deployments", { version, force });
+  deploy(version: string, force = false, now = false): Promise<DeploymentSummary> {
+    return this.call("POST", "/api/deployments", now ? { version, force, now } : { version, force });
   }
 
   switchTo(slot: Slot, force = false): Promise<DeploymentSummary> {
@@ -131,7 +131,8 @@ export class ApiClient {
   ): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = { accept: extra.accept ?? "application/json" };
     if (this.options.actor) headers["x-flip-actor"] = this.options.actor;
-    if (method === "POST" && this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    // Reads need the token too when flip serve listens beyond loopback.
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
     try {
       return await request(`${this.baseUrl}${path}`, {

@@ -6,11 +6,18 @@ import { createColors } from "./output.js";
 export interface OutputStream {
   write(text: string): unknown;
   isTTY?: boolean;
+  /** Width of the terminal, when it is one (a live progress line must not wrap). */
+  columns?: number;
 }
+
+/** Where answers to a prompt come from (node:readline reads it); a terminal only when isTTY. */
+export type InputStream = NodeJS.ReadableStream & { isTTY?: boolean };
 
 export type StopSignal = "SIGINT" | "SIGTERM";
 
 export interface CliIo {
+  /** Read only to ask a person something (Ctrl-C during `flip deploy`), and only when it is a terminal. */
+  stdin: InputStream;
   stdout: OutputStream;
   stderr: OutputStream;
   env: NodeJS.ProcessEnv;
@@ -22,6 +29,7 @@ export interface CliIo {
 
 export function processIo(): CliIo {
   return {
+    stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,

@@ -21,7 +21,9 @@ describe("colours", () => {
     const colors = createColors(true);
     expect(colorOutcome("succeeded", colors)).toBe("\u001b[32msucceeded\u001b[39m");
     expect(colorOutcome("aborted", colors)).toBe("\u001b[33maborted\u001b[39m");
-    expect(colorOutcome("rolled-back", colors)).toBe("\u001b[31mrolled-back\u001b[39m");
+    expect(colorOutcome("rolled-back", colors)).toBe("\u001b[35mrolled-back\u001b[39m");
+    expect(colorOutcome("failed", colors)).toBe("\u001b[31mfailed\u001b[39m");
+    expect(colorOutcome("running", colors)).toBe("\u001b[36mrunning\u001b[39m");
     expect(colorOutcome("rolled-back", noColors)).toBe("rolled-back");
   });
 });

@@ -4,7 +4,7 @@ import { styleText } from "node:util";
 import { formatDuration } from "../core/duration.js";
 import type { Outcome } from "../core/phases.js";
 
-type Style = "red" | "green" | "yellow" | "cyan" | "dim" | "bold";
+type Style = "red" | "green" | "yellow" | "cyan" | "magenta" | "dim" | "bold";
 
 export type Colors = Record<Style, (text: string) => string>;
 
@@ -12,7 +12,7 @@ export function createColors(enabled: boolean): Colors {
   // Whether to colour is decided here (for the stream actually written to), not by styleText,
   // which on newer Node would look at process.stdout only.
   const style = (format: Style) => (text: string) => (enabled ? styleText(format, text, { validateStream: false }) : text);
-  return { red: style("red"), green: style("green"), yellow: style("yellow"), cyan: style("cyan"), dim: style("dim"), bold: style("bold") };
+  return { red: style("red"), green: style("green"), yellow: style("yellow"), cyan: style("cyan"), magenta: style("magenta"), dim: style("dim"), bold: style("bold") };
 }
 
 export const noColors: Colors = createColors(false);
@@ -48,7 +48,10 @@ export function formatElapsed(ms: number | undefined): string {
   return ms === undefined ? "" : formatDuration(Math.max(0, ms));
 }
 
-/** An outcome word, coloured by what it means for traffic. */
+/**
+ * An outcome word, coloured by what it means for traffic: green it moved and stayed, yellow it
+ * never moved, magenta it moved and came back, red something broke, cyan still going.
+ */
 export function colorOutcome(outcome: Outcome, colors: Colors): string {
   switch (outcome) {
     case "succeeded":
@@ -56,6 +59,7 @@ export function colorOutcome(outcome: Outcome, colors: Colors): string {
     case "aborted":
       return colors.yellow(outcome);
     case "rolled-back":
+      return colors.magenta(outcome);
     case "failed":
       return colors.red(outcome);
     case "running":
@@ -76,4 +80,29 @@ export function jsonWithNulls<T extends object>(value: T, keys: readonly (keyof 
   const filled: Record<string, unknown> = { ...(value as Record<string, unknown>) };
   for (const key of keys) filled[key as string] ??= null;
   return filled as T;
+}
+
+/** Writes through, or keeps what is written while held. */
+export class HeldOutput {
+  private held: string[] | undefined;
+  constructor(private readonly stream: { write(text: string): unknown }) {}
+
+  get isHeld(): boolean {
+    return this.held !== undefined;
+  }
+
+  write(text: string): void {
+    if (this.held) this.held.push(text);
+    else this.stream.write(text);
+  }
+
+  hold(): void {
+    this.held ??= [];
+  }
+
+  release(): void {
+    const held = this.held;
+    this.held = undefined;
+    if (held && held.length > 0) this.stream.write(held.join(""));
+  }
 }

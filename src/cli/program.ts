@@ -42,7 +42,7 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
   program.addHelpText(
     "after",
-    "\nExit codes: 0 success, 1 error, 2 aborted before the switch (traffic untouched), 3 rolled back, 130 stopped watching (Ctrl-C).\nEnvironment: FLIP_CONFIG, FLIP_SERVER, FLIP_TOKEN, NO_COLOR.",
+    "\nExit codes: 0 success, 1 error, 2 aborted before the switch (traffic untouched), 3 rolled back, 130 stopped watching (Ctrl-C, then d).\nEnvironment: FLIP_CONFIG, FLIP_SERVER, FLIP_TOKEN, NO_COLOR.",
   );
   const run = async (command: Promise<number>): Promise<void> => setExitCode(await command);
 
@@ -62,15 +62,19 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   withConnection(program.command("deploy").argument("<version>", "what to deploy: an image tag, a release name, a git sha").description("deploy a version to the idle slot, check it, switch traffic, watch it"))
     .option("--force", "switch even without checks configured")
     .option("--dry-run", "print the changes the deployment would make, and make none")
-    .action((version: string, options: { config?: string; server?: string; force?: boolean; dryRun?: boolean }) => run(deployCommand(version, options, io)));
+    .option("--now", "switch without waiting for a switch window or a quieter live slot (recorded in the audit log)")
+    .option("--json", JSON_PROGRESS)
+    .action((version: string, options: { config?: string; server?: string; force?: boolean; dryRun?: boolean; now?: boolean; json?: boolean }) => run(deployCommand(version, options, io)));
 
   withConnection(program.command("switch").argument("<slot>", "blue or green").description("send traffic to a slot that already runs a version"))
     .option("--force", "switch without running the checks first")
-    .action((slot: string, options: { config?: string; server?: string; force?: boolean }) => run(switchCommand(slot, options, io)));
+    .option("--json", JSON_PROGRESS)
+    .action((slot: string, options: { config?: string; server?: string; force?: boolean; json?: boolean }) => run(switchCommand(slot, options, io)));
 
   withConnection(program.command("rollback").description("flip traffic back to the standby slot"))
     .option("--force", "roll back even to a standby whose last deployment failed")
-    .action((options: { config?: string; server?: string; force?: boolean }) => run(rollbackCommand(options, io)),
+    .option("--json", JSON_PROGRESS)
+    .action((options: { config?: string; server?: string; force?: boolean; json?: boolean }) => run(rollbackCommand(options, io)),
   );
 
   withConnection(program.command("abort").description("stop the running deployment (traffic untouched before the switch, flipped back after)")).action(
@@ -92,6 +96,8 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
 
   return program;
 }
+
+const JSON_PROGRESS = "print the progress as JSON, one object per line: each event, then the summary";
 
 function withConfig(command: Command): Command {
   return command.option("-c, --config <file>", "the Flip config (env FLIP_CONFIG, default ./flip.yaml)");

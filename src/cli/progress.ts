@@ -78,7 +78,7 @@ export class ProgressView {
       case "aborted":
         return `${colors.yellow("✗ aborted")}${reason || " — traffic was not touched"} ${timing}`;
       case "rolled-back":
-        return `${colors.red("↺ rolled back")}${reason || (deployment.fromSlot ? ` — traffic is back on ${deployment.fromSlot}` : "")} ${timing}`;
+        return `${colors.magenta("↺ rolled back")}${reason || (deployment.fromSlot ? ` — traffic is back on ${deployment.fromSlot}` : "")} ${timing}`;
       case "failed":
         return `${colors.red("✗ failed")}${reason} ${timing}`;
       case "running":

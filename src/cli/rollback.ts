@@ -5,11 +5,11 @@ import { connect } from "./target.js";
 import type { WatchOptions } from "./watch.js";
 import { watchDeployment } from "./watch.js";
 
-export async function rollbackCommand(options: ConnectionOptions & { force?: boolean }, io: CliIo, watch?: WatchOptions): Promise<number> {
+export async function rollbackCommand(options: ConnectionOptions & { force?: boolean; json?: boolean }, io: CliIo, watch?: WatchOptions): Promise<number> {
   const client = await connect(options, io);
   try {
     const started = await client.rollback(options.force ?? false);
-    return await watchDeployment(client, started, io, watch);
+    return await watchDeployment(client, started, io, { ...watch, json: options.json });
   } finally {
     await client.close();
   }

@@ -10,6 +10,7 @@ import { watchDeployment } from "./watch.js";
 
 export interface SwitchOptions extends ConnectionOptions {
   force?: boolean;
+  json?: boolean;
 }
 
 export async function switchCommand(slot: string, options: SwitchOptions, io: CliIo, watch?: WatchOptions): Promise<number> {
@@ -17,7 +18,7 @@ export async function switchCommand(slot: string, options: SwitchOptions, io: Cl
   const client = await connect(options, io);
   try {
     const started = await client.switchTo(slot, options.force ?? false);
-    return await watchDeployment(client, started, io, watch);
+    return await watchDeployment(client, started, io, { ...watch, json: options.json });
   } finally {
     await client.close();
   }

@@ -1,10 +1,11 @@
 // Rules that span several keys, checked once the config has the right shape: every listener has an
-// address of its own, the two slots' process ports do not collide, check names are unique, and a
-// monitor source that is asked per metric has a query for every metric the rules name.
+// address of its own, the two slots' process ports do not collide, check names are unique, a
+// monitor source that is asked per metric has a query for every metric the rules name, and a
+// control API reachable from other machines has a token.
 // Pure: the validated config in, problems out.
 import type { RawConfig } from "./schema.js";
 import { parseRule } from "../core/rules.js";
-import { parseListenAddress } from "./fields.js";
+import { isLoopbackListen, parseListenAddress } from "./fields.js";
 import { formatPath } from "./source.js";
 import type { KeyPath, PathProblem } from "./source.js";
 
@@ -20,7 +21,36 @@ interface Listener {
 /** `written(path)` says whether a key is in the file, so a clash is reported where the user wrote it. */
 export function crossCheck(config: RawConfig, written: (path: KeyPath) => boolean): PathProblem[] {
   const listeners = listenersOf(config, written);
-  return [...clashingListeners(listeners), ...clashingPorts(config, listeners), ...duplicateCheckNames(config), ...rulesWithoutQueries(config)];
+  return [
+    ...clashingListeners(listeners),
+    ...clashingPorts(config, listeners),
+    ...duplicateCheckNames(config),
+    ...rulesWithoutQueries(config),
+    ...unguardedControl(config),
+    ...unmeasurableRequestRate(config),
+  ];
+}
+
+/**
+ * Why the control API must not start with this listen address and token, or undefined when it
+ * may. Loopback needs no token (only this machine can call it); anywhere else it does. Shared with
+ * startApiServer, which refuses the same thing for callers that skipped loading a config.
+ */
+export function controlTokenProblem(listen: string, token: string | undefined, loopback = isLoopbackListen(listen)): string | undefined {
+  if (token !== undefined && token.trim() === "") {
+    return 'control.token is empty, so no call could ever be authorised: set it to a secret, e.g. token: "${FLIP_TOKEN}" with FLIP_TOKEN exported';
+  }
+  if (token !== undefined || loopback) return undefined;
+  return (
+    `control.listen ${listen} can be reached from other machines, so the control API needs a token (without one, anyone who reaches it could deploy or roll back): ` +
+    'add `token: "${FLIP_TOKEN}"` under control and export FLIP_TOKEN (e.g. `export FLIP_TOKEN=$(openssl rand -hex 32)`), or listen on 127.0.0.1'
+  );
+}
+
+function unguardedControl(config: RawConfig): PathProblem[] {
+  const problem = controlTokenProblem(config.control.listen, config.control.token);
+  if (problem === undefined) return [];
+  return [{ path: config.control.token === undefined ? ["control", "listen"] : ["control", "token"], message: problem }];
 }
 
 function listenersOf(config: RawConfig, written: (path: KeyPath) => boolean): Listener[] {
@@ -122,4 +152,21 @@ function rulesWithoutQueries(config: RawConfig): PathProblem[] {
     if (!parsed.ok || source.queries[parsed.rule.metric] !== undefined) return [];
     return [{ path: ["monitor", "rules", index], message: `rule "${text}" needs a PromQL query for ${parsed.rule.metric}: add \`${parsed.rule.metric}: "..."\` under monitor.source.queries` }];
   });
+}
+
+/** maxRequestRate needs something that counts the live slot's requests: the built-in proxy or a query. */
+function unmeasurableRequestRate(config: RawConfig): PathProblem[] {
+  if (config.maxRequestRate === undefined) return [];
+  const source = config.monitor.source;
+  if (source?.kind === "prometheus") {
+    if (source.queries.requestRate !== undefined || source.queries.requests !== undefined) return [];
+    return [{ path: ["maxRequestRate"], message: "maxRequestRate needs a PromQL query for the live slot's traffic: add `requestRate: \"...\"` under monitor.source.queries" }];
+  }
+  if (config.router.kind === "builtin") return [];
+  return [
+    {
+      path: ["maxRequestRate"],
+      message: `router ${config.router.kind} does not see the traffic, so nothing can measure the live slot's request rate: add a monitor.source (Prometheus) with a requestRate query, or remove maxRequestRate`,
+    },
+  ];
 }

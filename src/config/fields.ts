@@ -1,4 +1,5 @@
 // zod field types shared by the config schemas of Flip and of every driver.
+import { BlockList, isIP } from "node:net";
 import { z } from "zod";
 import { parseDuration } from "../core/duration.js";
 
@@ -37,6 +38,29 @@ export function parseListenAddress(text: string): { host: string; port: number }
   if (port > 65535) return undefined;
   return { host: (match[1] ?? match[2]) as string, port };
 }
+
+/**
+ * Whether a listen host is reachable from this machine only: 127.0.0.0/8, ::1 (also written
+ * as an IPv4-mapped address) or the name localhost. Wildcards (0.0.0.0, ::) and any other name
+ * count as reachable from elsewhere — a name is not resolved, so it is taken at its worst.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  if (bare === "localhost" || bare === "localhost.") return true;
+  const family = isIP(bare);
+  if (family === 0) return false;
+  return LOOPBACK.check(bare, family === 4 ? "ipv4" : "ipv6");
+}
+
+/** isLoopbackHost for a whole `host:port` listen address (false when it is not one). */
+export function isLoopbackListen(address: string): boolean {
+  const parsed = parseListenAddress(address);
+  return parsed !== undefined && isLoopbackHost(parsed.host);
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
+LOOPBACK.addAddress("::1", "ipv6");
 
 export const port = z.number().int().min(1).max(65535);
 

@@ -198,7 +198,7 @@ control: { listen: "localhost" }
   it("lists the known kinds for an unknown platform or router kind, and asks for a missing one", () => {
     expect(problemsOf("app: hello\nplatform: { kind: proces, command: x }\nrouter:\n  kind: traefik\n")).toEqual([
       { path: "platform.kind", line: 2, message: 'unknown platform kind "proces": expected one of process, command, static, kubernetes' },
-      { path: "router.kind", line: 4, message: expect.stringMatching(/^unknown router kind "traefik": expected one of builtin, kubernetes-service, aws-alb, route53/) },
+      { path: "router.kind", line: 4, message: expect.stringMatching(/^unknown router kind "traefik": expected one of builtin, kubernetes-service, aws-alb, route53(?=.*\bnginx\b)(?=.*\bhaproxy\b)/) },
     ]);
     expect(problemsOf("app: hello\nplatform:\n  command: x\n")).toEqual([
       { path: "platform.kind", line: 2, message: 'required: "kind" is missing (expected one of process, command, static, kubernetes)' },
@@ -307,6 +307,24 @@ describe("parseConfigText: checks across keys", () => {
     expect(() => parseConfigText(`${MINIMAL}router: { kind: builtin, listen: "127.0.0.1:0", preview: "127.0.0.1:0" }\ncontrol: { listen: "127.0.0.1:0" }\n`, FILE, { env: {} })).not.toThrow();
     // Different hosts on one port are different addresses.
     expect(() => parseConfigText(`${MINIMAL}router: { kind: builtin, listen: "127.0.0.1:9000", preview: "127.0.0.2:9000" }\n`, FILE, { env: {} })).not.toThrow();
+  });
+
+  it("refuses a control API reachable from other machines without a token, and an empty token", () => {
+    const open = problemsOf(`${MINIMAL}control:\n  listen: "0.0.0.0:8787"\n`);
+    expect(where(open)).toEqual([{ path: "control.listen", line: 6 }]);
+    expect(open[0]?.message).toBe(
+      "control.listen 0.0.0.0:8787 can be reached from other machines, so the control API needs a token (without one, anyone who reaches it could deploy or roll back): " +
+        'add `token: "${FLIP_TOKEN}"` under control and export FLIP_TOKEN (e.g. `export FLIP_TOKEN=$(openssl rand -hex 32)`), or listen on 127.0.0.1',
+    );
+    expect(where(problemsOf(`${MINIMAL}control: { listen: "[::]:8787" }\n`))).toEqual([{ path: "control.listen", line: 5 }]);
+    expect(where(problemsOf(`${MINIMAL}control: { listen: "flip.internal:8787" }\n`))).toEqual([{ path: "control.listen", line: 5 }]);
+    expect(where(problemsOf(`${MINIMAL}control: { listen: "127.0.0.1:8787", token: "" }\n`))).toEqual([{ path: "control.token", line: 5 }]);
+    // With a token, or on loopback, it may start.
+    const guarded = parseConfigText(`${MINIMAL}control: { listen: "0.0.0.0:8787", token: "\${FLIP_TOKEN}" }\n`, FILE, { env: { FLIP_TOKEN: "t0k" } });
+    expect(guarded.control).toEqual({ listen: "0.0.0.0:8787", token: "t0k" });
+    for (const listen of ["127.0.0.1:8787", "localhost:8787", "[::1]:8787"]) {
+      expect(() => parseConfigText(`${MINIMAL}control: { listen: "${listen}" }\n`, FILE, { env: {} })).not.toThrow();
+    }
   });
 
   it("refuses process ports whose slot ranges overlap each other or a listener", () => {

@@ -1,9 +1,12 @@
 // The whole of flip.yaml as a zod schema. Driver sections come from the registries' schemas so
 // adding a driver never touches this file's logic.
 import { z } from "zod";
+import { parseRequestRate } from "../core/request-rate.js";
 import { parseRule } from "../core/rules.js";
-import { durationOr, listenAddress, name } from "./fields.js";
+import { parseSwitchWindow } from "../core/windows.js";
+import { duration, durationOr, listenAddress, name } from "./fields.js";
 import { metricsSourceConfigSchema } from "../metrics/schemas.js";
+import { notifyTargetSchema } from "../notify/config.js";
 import { platformConfigSchema } from "../platforms/schemas.js";
 import { routerConfigSchema } from "../routers/schemas.js";
 
@@ -53,6 +56,23 @@ const monitorSchema = z.strictObject({
   source: metricsSourceConfigSchema.optional(),
 });
 
+/** "Mon-Fri 02:00-05:00 Europe/Berlin" → a parsed SwitchWindow (its text kept for messages). */
+const switchWindow = z.string().transform((text, ctx) => {
+  const parsed = parseSwitchWindow(text);
+  if (parsed.ok) return parsed.window;
+  ctx.addIssue({ code: "custom", message: parsed.error });
+  return z.NEVER;
+});
+
+/** "500/s" or "30000/m" → requests per second. A bare number is refused, as a duration's is: no unit. */
+const requestRate = z.union([z.string(), z.number()], { error: 'expected a request rate such as "500/s" or "30000/m"' }).transform((text, ctx) => {
+  const perSecond = typeof text === "string" ? parseRequestRate(text) : undefined;
+  if (perSecond !== undefined && perSecond > 0) return perSecond;
+  const got = typeof text === "number" ? `${text}, a number without a unit` : `"${text}"`;
+  ctx.addIssue({ code: "custom", message: `expected a request rate such as "500/s" or "30000/m", got ${got}` });
+  return z.NEVER;
+});
+
 const controlSchema = z.strictObject({
   listen: listenAddress.default("127.0.0.1:8787"),
   token: z.string().optional(),
@@ -73,6 +93,18 @@ export const configSchema = z.strictObject({
   readyTimeout: durationOr("60s"),
   /** How long verify-switch may take. */
   verifyTimeout: durationOr("30s"),
+  /** manual: after the checks pass, wait in awaiting-approval until `flip promote`. */
+  approval: z.enum(["auto", "manual"]).default("auto"),
+  /** Waiting for approval longer than this aborts the deployment; absent: wait as long as it takes. */
+  approvalTimeout: duration().optional(),
+  /** When traffic may move; outside them a checked deployment waits in awaiting-window. Empty: any time. */
+  switchWindows: z.array(switchWindow).default([]),
+  /** Do not switch while the live slot serves more than this (requests per second). */
+  maxRequestRate: requestRate.optional(),
+  /** Waiting for the live slot's traffic to drop below maxRequestRate longer than this aborts. */
+  maxRequestRateTimeout: durationOr("30m"),
+  /** Webhooks told when a deployment starts, switches, rolls back, aborts, succeeds or fails. */
+  notify: z.array(notifyTargetSchema).default([]),
 });
 
 export type RawConfig = z.output<typeof configSchema>;

@@ -150,6 +150,14 @@ router:
   # or flip a Kubernetes Service's selector label between the two slots' pods ("kubernetes-service"):
   #   { kind: kubernetes-service, service: app, label: version, values: { blue: blue, green: green }, pollInterval: 1s }
   #   { namespace: shop, kubeconfig: ./kubeconfig, context: prod }   (default: the kubernetes platform's)
+  # or drive the nginx you already run ("nginx": Flip rewrites one included upstream file, runs
+  # \`nginx -t\`, reloads; see the README for the nginx.conf lines) or your HAProxy ("haproxy": one
+  # \`set map\` on its runtime API, no reload), written with these keys:
+  #   { kind: nginx, file: /etc/nginx/flip/app.conf, upstream: app, probeUrl: "http://127.0.0.1/health", slotHeader: x-flip-slot }
+  #   { template: "upstream {upstream} { {servers} keepalive 16; }", slots: { blue: ["127.0.0.1:3001"], green: ["127.0.0.1:3101"] } }
+  #   { testCommand: "nginx -t", reloadCommand: "nginx -s reload", commandTimeout: 30s, pollInterval: 100ms, reloadTimeout: 10s }
+  #   { kind: haproxy, runtimeApi: /run/haproxy/admin.sock, map: /etc/haproxy/flip.map, key: app, persistMap: true }
+  #   { backends: { blue: app-blue, green: app-green }, timeout: 5s, pollInterval: 100ms }
 
 # Smoke tests, run against the idle slot before any traffic moves. If one fails, the deploy stops
 # and the live slot is never touched. Each check has a name and either "http" or "command".
@@ -196,6 +204,21 @@ monitor:
   #   { p99: 'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{slot="{slot}"}[{window}])))' }
   #   { p50: '...', p90: '...', p95: '...', requestRate: 'sum(rate(http_requests_total{slot="{slot}"}[{window}]))' }
   #   { requests: 'sum(increase(http_requests_total{slot="{slot}"}[{window}]))' }   (lets minRequests apply)
+
+# Before the switch. Without the keys below, a deployment whose checks pass switches at once.
+# With approval "manual", a checked deployment waits until someone runs \`flip promote\` (or
+# approves it in the dashboard); after approvalTimeout without an answer it is aborted.
+# approval: auto
+#   { approvalTimeout: 2h }
+# Traffic moves only inside these windows (days, local times, an IANA time zone). Outside them the
+# deployment waits, checked, and runs its checks again right before the switch.
+# \`flip deploy --now\` skips the wait, and the audit log records who did.
+# switchWindows: []
+#   { switchWindows: ["Mon-Fri 02:00-05:00 Europe/Berlin", "Sat,Sun 22:00-06:00 UTC"] }
+# No switch while the live slot serves more than this many requests ("/s" or "/m"): switching at
+# peak traffic hurts most. A deployment that waited maxRequestRateTimeout for a quieter moment is aborted.
+#   { maxRequestRate: 500/s }
+# maxRequestRateTimeout: 30m
 
 # The control API that the flip commands (and the dashboard) talk to, served by \`flip serve\`.
 control:

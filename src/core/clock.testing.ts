@@ -24,22 +24,31 @@ export class ManualClock implements Clock {
         reject(signal.reason);
         return;
       }
-      const sleeper: Sleeper = { wakeAt: this.current + ms, resolve };
-      this.sleepers.push(sleeper);
-      signal?.addEventListener(
-        "abort",
-        () => {
-          this.sleepers = this.sleepers.filter((s) => s !== sleeper);
-          reject(signal.reason);
+      const onAbort = () => {
+        this.sleepers = this.sleepers.filter((s) => s !== sleeper);
+        reject(signal?.reason);
+      };
+      // The listener goes when the sleep ends, so a loop of sleeps on one signal does not pile them up.
+      const sleeper: Sleeper = {
+        wakeAt: this.current + ms,
+        resolve: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
         },
-        { once: true },
-      );
+      };
+      this.sleepers.push(sleeper);
+      signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 
   /** How many sleeps are waiting: lets a test wait until the code under test is parked. */
   get pendingSleeps(): number {
     return this.sleepers.length;
+  }
+
+  /** When the earliest sleep ends, if any: lets a test jump straight to the next thing that happens. */
+  get nextWakeAt(): number | undefined {
+    return this.sleepers.length === 0 ? undefined : Math.min(...this.sleepers.map((s) => s.wakeAt));
   }
 
   /** Moves time forward, waking sleepers in order and letting their continuations run. */

@@ -16,6 +16,7 @@ export type ErrorCode =
   | "FLIP_E_NOT_FOUND"
   | "FLIP_E_BAD_REQUEST"
   | "FLIP_E_UNAUTHORIZED"
+  | "FLIP_E_RATE_LIMITED"
   | "FLIP_E_SERVER_UNREACHABLE"
   | "FLIP_E_PORT_IN_USE"
   | "FLIP_E_NOTHING_RUNNING"
@@ -157,12 +158,25 @@ export class NothingRunningError extends FlipError {
 }
 
 export class UnauthorizedError extends FlipError {
-  constructor(reason: string) {
+  /** `what` says which calls need the token: on a loopback listener, only those that change something. */
+  constructor(reason: string, what = "changing anything through the Flip API") {
     super(
       "FLIP_E_UNAUTHORIZED",
-      `${reason}: changing anything through the Flip API needs the control token.`,
+      `${reason}: ${what} needs the control token.`,
       "Set FLIP_TOKEN to the value of control.token in flip.yaml, or send `Authorization: Bearer <token>`.",
     );
+  }
+}
+
+export class RateLimitedError extends FlipError {
+  readonly retryAfterSeconds: number;
+  constructor(client: string, retryAfterSeconds: number) {
+    super(
+      "FLIP_E_RATE_LIMITED",
+      `Too many calls with a wrong token from ${client}; the control API refuses its calls that need the token for ${retryAfterSeconds} s.`,
+      "Check FLIP_TOKEN against control.token in flip.yaml, then try again after that time.",
+    );
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

@@ -8,6 +8,7 @@ import type { PlatformEvent } from "../platforms/platform.js";
 import type { DeploymentRecord, EventRecord } from "../store/records.js";
 import { lockedBy } from "../store/store.js";
 import type { EngineDeps } from "./deps.js";
+import { SwitchGates, type GateOptions } from "./gates.js";
 import { AbortRequested, Run } from "./run.js";
 import { planSteps } from "./plan.js";
 import { describeFailedChecks, Steps } from "./steps.js";
@@ -127,7 +128,16 @@ export class Engine implements EngineApi {
       actor: options.actor,
       force: options.force ?? false,
     });
-    return this.launch(record, (run, steps) => this.runDeploy(run, steps, record));
+    if (options.now) {
+      this.deps.store.appendEvent({
+        actor: options.actor,
+        kind: "deployment.window-override",
+        deploymentId: record.id,
+        message: `${options.actor} deploys ${version} with --now: no waiting for a switch window or a quieter live slot`,
+        data: { switchWindows: this.deps.config.switchWindows.map((w) => w.text), maxRequestRate: this.deps.config.maxRequestRate },
+      });
+    }
+    return this.launch(record, (run, steps) => this.runDeploy(run, steps, record, { now: options.now ?? false }));
   }
 
   async planDeploy(version: string, options: ActionOptions): Promise<DeploymentPlan> {
@@ -207,8 +217,16 @@ export class Engine implements EngineApi {
     const run = this.current;
     const record = run && this.deps.store.deployment(run.id);
     if (!run || !record || record.outcome !== "running") throw new NothingRunningError("promote");
+    if (run.phase === "awaiting-approval") {
+      this.deps.store.appendEvent({ actor: options.actor, kind: "deployment.approved", deploymentId: run.id, message: `${options.actor} approved the switch of ${record.version} to ${record.slot}` });
+      run.requestApprove(options.actor);
+      return summarize(record);
+    }
     if (run.phase !== "monitoring") {
-      throw new BadRequestError(`Deployment ${run.id} is ${run.phase}; promote applies only while it is monitoring.`, "Wait until traffic has switched, or use `flip abort`.");
+      throw new BadRequestError(
+        `Deployment ${run.id} is ${run.phase}; promote applies only while it awaits approval or is monitoring.`,
+        "Wait until its checks have passed, or use `flip abort`.",
+      );
     }
     this.deps.store.appendEvent({ actor: options.actor, kind: "deployment.promoted", deploymentId: run.id, message: "monitor window ended early by promote" });
     run.requestPromote(options.actor);
@@ -300,22 +318,32 @@ export class Engine implements EngineApi {
     return phase;
   }
 
-  /** deploying → waiting-ready → checking → switching → verifying-switch → monitoring → done */
-  private async runDeploy(run: Run, steps: Steps, record: DeploymentRecord): Promise<Finish | undefined> {
+  /** deploying → waiting-ready → checking → (awaiting-approval → awaiting-window) → switching → verifying-switch → monitoring */
+  private async runDeploy(run: Run, steps: Steps, record: DeploymentRecord, gateOptions: GateOptions): Promise<Finish | undefined> {
     const { slot: idle, fromSlot: live, version } = record;
+    const stayed = `traffic stayed on ${live ?? "nothing"}`;
     try {
       await steps.deployIdleSlot(idle, version);
       await steps.waitForReady(idle);
-      const failures = await steps.runSlotChecks(idle, version);
+      let failures = await steps.runSlotChecks(idle, version);
+      if (failures.length === 0) {
+        const gate = await new SwitchGates(this.deps, run, steps).beforeSwitch(live, gateOptions);
+        if (!gate.go) {
+          await steps.discardIdleSlot(idle);
+          return this.finish(run, "aborted", `${gate.reason}; ${stayed}`);
+        }
+        // A slot that waited (hours, maybe) is checked again: what passed then may not pass now.
+        if (gate.waited) failures = await steps.runSlotChecks(idle, version, "again, right before the switch");
+      }
       if (failures.length > 0) {
         await steps.discardIdleSlot(idle);
-        return this.finish(run, "aborted", `${describeFailedChecks(failures)}; traffic stayed on ${live ?? "nothing"}`);
+        return this.finish(run, "aborted", `${describeFailedChecks(failures)}; ${stayed}`);
       }
       this.throwIfAborted(run);
     } catch (error) {
       if (run.signal.reason instanceof ShutdownRequested) return undefined;
       await steps.discardIdleSlot(idle);
-      return this.finish(run, "aborted", `${abortReason(run, error)}; traffic stayed on ${live ?? "nothing"}`);
+      return this.finish(run, "aborted", `${abortReason(run, error)}; ${stayed}`);
     }
     return this.switchAndWatch(run, steps, idle, live, record.actor, true);
   }

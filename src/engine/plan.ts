@@ -2,6 +2,7 @@
 // it would make. Pure: the drivers describe their own changes; this adds the engine's part.
 import type { FlipConfig } from "../config/schema.js";
 import { formatDuration } from "../core/duration.js";
+import { formatRequestRate } from "../core/request-rate.js";
 import type { Slot } from "../core/slots.js";
 import type { DeploymentPlan } from "./views.js";
 
@@ -27,6 +28,7 @@ export function planSteps(config: FlipConfig, input: PlanInput): DeploymentPlan[
     { phase: "deploying", changes: input.deploy },
     { phase: "waiting-ready", changes: [`wait up to ${formatDuration(config.readyTimeout)} for every replica of ${idle} to answer its readiness probe`] },
     { phase: "checking", changes: checks.length > 0 ? checks : ["no checks configured: the switch would be untested (--force)"] },
+    ...gateSteps(config, live),
     { phase: "switching", changes: input.switchTraffic },
     { phase: "verifying-switch", changes: [`wait up to ${formatDuration(config.verifyTimeout)} for the router to confirm traffic reaches ${idle}`] },
     {
@@ -37,6 +39,23 @@ export function planSteps(config: FlipConfig, input: PlanInput): DeploymentPlan[
       ],
     },
   ];
+}
+
+/** awaiting-approval and awaiting-window, when configured. */
+function gateSteps(config: FlipConfig, live: Slot | undefined): DeploymentPlan["steps"] {
+  const steps: DeploymentPlan["steps"] = [];
+  const again = "then run the checks again, right before the switch";
+  if (config.approval === "manual") {
+    const timeout = config.approvalTimeout === undefined ? "" : ` (abort after ${formatDuration(config.approvalTimeout)})`;
+    steps.push({ phase: "awaiting-approval", changes: [`wait for \`flip promote\`${timeout}`, again] });
+  }
+  const waits: string[] = [];
+  if (config.switchWindows.length > 0) waits.push(`wait until inside a switch window: ${config.switchWindows.map((w) => w.text).join("; ")} (unless --now)`);
+  if (config.maxRequestRate !== undefined && live) {
+    waits.push(`wait until live slot ${live} serves at most ${formatRequestRate(config.maxRequestRate)} (abort after ${formatDuration(config.maxRequestRateTimeout)}; unless --now)`);
+  }
+  if (waits.length > 0) steps.push({ phase: "awaiting-window", changes: [...waits, `if it waited, ${again}`] });
+  return steps;
 }
 
 function describeStatus(expect: number | number[] | string): string {

@@ -1,5 +1,5 @@
-// One running deployment inside the engine: its record id and the two ways a person can
-// interrupt it (abort, promote). The flow checks these at every step boundary.
+// One running deployment inside the engine: its record id and the ways a person can interrupt it
+// (abort, promote, approve). The flow checks these at every step boundary.
 import type { Phase } from "../core/phases.js";
 
 /** The reason an abort signal carries, so a step can tell "asked to stop" from a failure. */
@@ -17,6 +17,9 @@ export class Run {
   /** Aborted when someone runs `flip promote`: ends the monitor window early. */
   readonly promoteController = new AbortController();
   promotedBy: string | undefined;
+  /** Aborted when someone approves a deployment waiting in awaiting-approval (`flip promote`). */
+  readonly approveController = new AbortController();
+  approvedBy: string | undefined;
   phase: Phase = "queued";
   done: Promise<void> = Promise.resolve();
 
@@ -35,6 +38,11 @@ export class Run {
 
   requestAbort(actor: string): void {
     this.abortController.abort(new AbortRequested(actor));
+  }
+
+  requestApprove(actor: string): void {
+    this.approvedBy = actor;
+    this.approveController.abort(new AbortRequested(actor));
   }
 
   requestPromote(actor: string): void {

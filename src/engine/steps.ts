@@ -70,9 +70,9 @@ export class Steps {
   }
 
   /** Runs every check against the slot; returns the failures (empty = all passed). */
-  async runSlotChecks(slot: Slot, version: string): Promise<CheckResult[]> {
+  async runSlotChecks(slot: Slot, version: string, note?: string): Promise<CheckResult[]> {
     const checks = this.deps.config.checks;
-    this.enterPhase("checking", `${checks.length} check${checks.length === 1 ? "" : "s"} against ${slot}`);
+    this.enterPhase("checking", `${checks.length} check${checks.length === 1 ? "" : "s"} against ${slot}${note ? ` ${note}` : ""}`);
     if (checks.length === 0) {
       this.log("no checks configured; switching untested (--force)");
       return [];

@@ -65,6 +65,8 @@ export interface ActionOptions {
   /** Who asked (the audit log's "who"): e.g. "cli:alice", "api", "engine". */
   actor: string;
   force?: boolean;
+  /** deploy only: switch without waiting for a switch window or a quieter live slot (audited). */
+  now?: boolean;
 }
 
 /** What the API and CLI can ask the engine. One implementation of each action. */
@@ -81,7 +83,7 @@ export interface EngineApi {
   rollback(options: ActionOptions): Promise<DeploymentSummary>;
   /** Stops the running deployment: before the switch → aborted; after → rolled back. */
   abort(options: ActionOptions): Promise<DeploymentSummary>;
-  /** Ends the running deployment's monitor window early as a success. */
+  /** Approves a deployment waiting in awaiting-approval; ends a running monitor window early as a success. */
   promote(options: ActionOptions): Promise<DeploymentSummary>;
   /** Subscribe to one deployment's events; returns an unsubscribe function. Past events are NOT replayed. */
   subscribe(deploymentId: string, listener: (event: FlowEvent) => void): () => void;

@@ -216,7 +216,11 @@ export class ProxyCluster {
     this.stopRestarts.abort();
     for (const wait of this.acks) this.settleAck(wait, new RouterError(`The proxy closed before every worker confirmed ${wait.what}.`));
     const exits = [...this.links.values()].map((link) => this.exitOf(link));
-    for (const link of this.links.values()) link.send({ flip: "close" });
+    for (const link of this.links.values()) {
+      // A worker that has not said hello yet may not hear a message either; it serves nothing, so a signal will do.
+      if (link.initialized) link.send({ flip: "close" });
+      else link.worker.process.kill("SIGTERM");
+    }
     const stop = new AbortController();
     const deadline = this.options.clock.sleep(this.options.drainTimeoutMs + 5_000, stop.signal).then(
       () => true,

@@ -48,11 +48,15 @@ export interface ClientSide {
   protocol: "http" | "https";
 }
 
+/** The usual Connection values, which name no other header: no need to split them. */
+const NAMES_NOTHING = /^\s*(?:keep-alive|close)\s*$/i;
+
 /** Header names listed in `Connection:` are hop-by-hop for this message too. */
 function connectionTokens(value: string | readonly string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
+  if (value === undefined || (typeof value === "string" && NAMES_NOTHING.test(value))) return undefined;
   let tokens: Set<string> | undefined;
   for (const part of typeof value === "string" ? [value] : value) {
+    if (NAMES_NOTHING.test(part)) continue;
     for (const token of part.split(",")) {
       const name = token.trim().toLowerCase();
       // keep-alive and close are the usual values and name nothing else to drop.
@@ -112,15 +116,27 @@ export function upstreamRequestHeaders(req: IncomingMessage, client: ClientSide)
 /** RFC 7239 token characters: anything else in a value needs a quoted-string. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/** The last host seen and its Forwarded form: a proxy sees the same Host on request after request. */
+let lastHost = "";
+let lastHostValue = "";
+
 function forwardedValue(value: string): string {
   return TOKEN.test(value) ? value : `"${value.replace(/["\\]/g, "\\$&")}"`;
+}
+
+function forwardedHost(host: string): string {
+  if (host !== lastHost) {
+    lastHostValue = forwardedValue(host);
+    lastHost = host;
+  }
+  return lastHostValue;
 }
 
 /** This hop's Forwarded element, e.g. `for=10.0.0.7;proto=http;host="app.example:8080"`. */
 export function forwardedElement(remoteAddress: string | undefined, protocol: string, host: string | undefined): string {
   // An IPv6 node is written in brackets, which makes it a quoted-string (RFC 7239 §6).
   const node = remoteAddress === undefined ? "unknown" : remoteAddress.includes(":") ? `"[${remoteAddress}]"` : remoteAddress;
-  const hostPart = host === undefined ? "" : `;host=${forwardedValue(host)}`;
+  const hostPart = host === undefined ? "" : `;host=${forwardedHost(host)}`;
   return `for=${node};proto=${protocol}${hostPart}`;
 }
 

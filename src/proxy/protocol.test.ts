@@ -53,6 +53,20 @@ describe("proxy protocol care", () => {
     expect(connections.size).toBe(1); // the pooled connection outlived both client connections
   });
 
+  it("passes repeated response headers on one by one, in order, and drops hop-by-hop ones", async () => {
+    const repeats = await harness.upstream((_req, res) => {
+      res.writeHead(200, ["Set-Cookie", "a=1", "Vary", "Accept", "Set-Cookie", "b=2", "Vary", "Cookie", "Connection", "X-Hop", "X-Hop", "1", "Content-Length", "2"]);
+      res.end("ok");
+    });
+    const { proxy, address } = await harness.start();
+    liveOn(proxy, "blue", repeats);
+    const answer = await harness.rawExchange(address, "GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n");
+    const lines = answer.split("\r\n");
+    expect(lines.filter((line) => /^(set-cookie|vary):/i.test(line))).toEqual(["Set-Cookie: a=1", "Vary: Accept", "Set-Cookie: b=2", "Vary: Cookie"]);
+    expect(lines.some((line) => /^x-hop:/i.test(line))).toBe(false);
+    expect(answer.endsWith("\r\n\r\nok")).toBe(true);
+  });
+
   it("answers an HTTP/1.0 client without chunked encoding and closes after the answer", async () => {
     const sized = await harness.upstream((_req, res) => {
       res.writeHead(200, { "content-length": 5 });

@@ -129,8 +129,11 @@ describe("WebSocket upgrades through the proxy", () => {
   });
 
   it("drops the replica's connection when the client leaves before the answer, counted as 499, not an error", async () => {
-    let upstreamClosed = false;
-    const silent = await rawUpgradeUpstream((socket) => socket.on("close", () => (upstreamClosed = true)));
+    let upstreamHungUp = false;
+    const silent = await rawUpgradeUpstream((socket) => {
+      socket.resume(); // reading, so the proxy's hang-up is noticed
+      socket.on("end", () => (upstreamHungUp = true));
+    });
     upstreams.push(silent);
     const proxy = await startProxy();
     proxy.setTargets("blue", [silent.endpoint("blue")]);
@@ -142,7 +145,7 @@ describe("WebSocket upgrades through the proxy", () => {
     await waitFor(() => silent.upgrades === 1);
     socket.destroy();
 
-    await waitFor(() => upstreamClosed);
+    await waitFor(() => upstreamHungUp);
     expect(proxy.traffic.counts("blue")).toMatchObject({ requests: 1, responses: { "499": 1 } });
     expect(proxy.traffic.snapshot("blue").errors).toBe(0);
   });

@@ -2,7 +2,10 @@
 import type { FlipConfig } from "../config/schema.js";
 import { AwsAlbRouter } from "./aws-alb/aws-alb-router.js";
 import { BuiltinRouter } from "./builtin/builtin-router.js";
+import { DnsRouter } from "./dns/dns-router.js";
+import { HaproxyRouter } from "./haproxy/haproxy-router.js";
 import { createKubernetesServiceRouter } from "./kubernetes-service/kubernetes-service-router.js";
+import { NginxRouter } from "./nginx/nginx-router.js";
 import { Route53Router } from "./route53/route53-router.js";
 import type { Router, RouterContext } from "./router.js";
 import type { RouterConfig } from "./schemas.js";
@@ -16,6 +19,9 @@ const factories: Factories = {
   "kubernetes-service": (section, config, context) => createKubernetesServiceRouter(section, config, context),
   "aws-alb": (section, _config, context) => new AwsAlbRouter(section, context),
   route53: (section, _config, context) => new Route53Router(section, context),
+  dns: (section, _config, context) => new DnsRouter(section, context),
+  nginx: (section, config, context) => new NginxRouter(section, context, { configDir: config.dir }),
+  haproxy: (section, _config, context) => new HaproxyRouter(section, context),
 };
 
 export function createRouter(config: FlipConfig, context: RouterContext): Router {

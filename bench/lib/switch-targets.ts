@@ -1,0 +1,195 @@
+// The proxies `npm run bench:switch-external` switches under load, each driven the way Flip drives
+// it in production: Flip's built-in proxy (its own process, switched by a control call that returns
+// once switchTo() has resolved), nginx (the nginx router: upstream file, nginx -t, graceful reload,
+// probe) and HAProxy (the haproxy router: `set map` on the runtime API). Every target sits in front
+// of the same two slot upstreams and answers on a loopback port of its own.
+//
+// Adding a proxy (Caddy's admin API, say) = one more SwitchTarget in SWITCH_TARGETS below.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Client } from "undici";
+import { systemClock } from "../../src/core/clock.js";
+import type { Slot } from "../../src/core/slots.js";
+import { MemoryDriverState } from "../../src/core/state.js";
+import { silentLogger } from "../../src/logging.js";
+import { pickFreePort } from "../../src/platforms/process/ports.js";
+import { haproxyRouterSchema } from "../../src/routers/haproxy/config.js";
+import { HaproxyRouter } from "../../src/routers/haproxy/haproxy-router.js";
+import { nginxRouterSchema } from "../../src/routers/nginx/config.js";
+import { NginxRouter } from "../../src/routers/nginx/nginx-router.js";
+import { shellQuote } from "../../src/platforms/command/shell.js";
+import { nginxInstance } from "./configs.js";
+import { repoRoot } from "./options.js";
+import type { ProcessGroup, Started } from "./processes.js";
+
+const HOST = "127.0.0.1";
+
+export interface SwitchTargetContext {
+  group: ProcessGroup;
+  workDir: string;
+  /** host:port of each slot's upstream. */
+  upstreams: Record<Slot, string>;
+  /** The slot live when the target starts. */
+  initialSlot: Slot;
+  /** Absolute paths of the programs found on this machine. */
+  programs: { nginx?: string; haproxy?: string };
+}
+
+export interface RunningSwitchTarget {
+  /** Where the load goes, e.g. http://127.0.0.1:41234 */
+  origin: string;
+  /** Moves traffic; resolves when the switch counts as applied for this proxy. */
+  switchTo(slot: Slot): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface SwitchTarget {
+  name: string;
+  /** One line on how a switch happens, printed under the table. */
+  how: string;
+  /** The program it needs, if any: without it the target is skipped, and said so. */
+  needs?: "nginx" | "haproxy";
+  start(context: SwitchTargetContext): Promise<RunningSwitchTarget>;
+}
+
+/** SIGTERM, then SIGKILL after 3 s: each target stops before the next one runs, so they do not share the CPU. */
+async function stopProcess(started: Started): Promise<void> {
+  const { child } = started;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 3_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const flipTarget: SwitchTarget = {
+  name: "flip (built-in proxy)",
+  how: "one reference swap inside the proxy process; the control call returns once switchTo() has resolved",
+  async start({ group, upstreams, initialSlot }) {
+    const [port, controlPort] = [await pickFreePort(), await pickFreePort()];
+    const flip = group.start("flip proxy", process.execPath, [
+      join(repoRoot(), "dist/bench/flip-proxy.js"),
+      ...["--listen", `${HOST}:${port}`, "--control", `${HOST}:${controlPort}`, "--live", initialSlot],
+      ...["--blue", upstreams.blue, "--green", upstreams.green],
+    ]);
+    await group.waitForPort(flip, HOST, port);
+    await group.waitForPort(flip, HOST, controlPort);
+    const control = new Client(`http://${HOST}:${controlPort}`);
+    return {
+      origin: `http://${HOST}:${port}`,
+      async switchTo(slot) {
+        const response = await control.request({ path: `/switch/${slot}`, method: "POST" });
+        const body = await response.body.text();
+        if (response.statusCode !== 200) throw new Error(`switch to ${slot} failed: ${response.statusCode} ${body}`);
+      },
+      async stop() {
+        await control.close();
+        await stopProcess(flip);
+      },
+    };
+  },
+};
+
+const nginxTarget: SwitchTarget = {
+  name: "nginx (reload)",
+  how: "the nginx router: upstream file rewritten, `nginx -t`, `nginx -s reload`; the switch returns once 3 probes in a row on new connections reach the new slot",
+  needs: "nginx",
+  async start({ group, workDir, upstreams, initialSlot, programs }) {
+    const nginx = programs.nginx as string;
+    const port = await pickFreePort();
+    const upstreamFile = join(workDir, "nginx-switch", "flip-upstream.conf");
+    const proxy = nginxInstance(
+      workDir,
+      "nginx-switch",
+      `  include ${upstreamFile};
+  server {
+    listen ${HOST}:${port};
+    location / {
+      proxy_pass http://flip_bench;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }`,
+    );
+    // What a user's template would add: keep-alive to the upstreams, as nginx's docs advise.
+    const template = "upstream {upstream} {\n  {servers}\n  keepalive 64;\n  keepalive_requests 1000000;\n}\n";
+    const config = nginxRouterSchema.parse({
+      kind: "nginx",
+      file: upstreamFile,
+      upstream: "flip_bench",
+      template,
+      slots: { blue: [upstreams.blue], green: [upstreams.green] },
+      // Without "-g daemon off;": these commands read the same configuration, then signal the master.
+      testCommand: [nginx, ...proxy.args.slice(0, -2), "-t"].map(shellQuote).join(" "),
+      reloadCommand: [nginx, ...proxy.args.slice(0, -2), "-s", "reload"].map(shellQuote).join(" "),
+      probeUrl: `http://${HOST}:${port}/`,
+      slotHeader: "x-flip-slot",
+    });
+    const router = new NginxRouter(config, { app: "bench", logger: silentLogger, clock: systemClock, state: new MemoryDriverState() }, { configDir: workDir });
+    // nginx needs the included file to start: the initial slot's, as Flip would have written it.
+    writeFileSync(upstreamFile, `upstream flip_bench { server ${upstreams[initialSlot]}; }\n`);
+    const started = group.start("nginx (switched)", nginx, proxy.args);
+    await group.waitForPort(started, HOST, port);
+    await router.switchTo(initialSlot);
+    return {
+      origin: `http://${HOST}:${port}`,
+      switchTo: (slot) => router.switchTo(slot),
+      stop: () => stopProcess(started),
+    };
+  },
+};
+
+const haproxyTarget: SwitchTarget = {
+  name: "haproxy (runtime API)",
+  how: "the haproxy router: one `set map` on the runtime API (TCP), no reload; the switch returns once HAProxy has answered",
+  needs: "haproxy",
+  async start({ group, workDir, upstreams, initialSlot, programs }) {
+    const [port, apiPort] = [await pickFreePort(), await pickFreePort()];
+    const map = join(workDir, "haproxy-switch.map");
+    const config = join(workDir, "haproxy-switch.cfg");
+    writeFileSync(map, `bench bench-${initialSlot}\n`);
+    // Tuned as bench:proxy tunes it (one thread, upstream connections reused), plus the map routing.
+    writeFileSync(
+      config,
+      `global
+  nbthread 1
+  maxconn 4096
+  stats socket ipv4@${HOST}:${apiPort} level admin
+
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+
+frontend bench
+  bind ${HOST}:${port}
+  use_backend %[str(bench),map(${map})]
+
+backend bench-blue
+  server blue ${upstreams.blue}
+
+backend bench-green
+  server green ${upstreams.green}
+`,
+    );
+    const started = group.start("haproxy (switched)", programs.haproxy as string, ["-db", "-f", config]);
+    await group.waitForPort(started, HOST, port);
+    await group.waitForPort(started, HOST, apiPort);
+    const router = new HaproxyRouter(
+      haproxyRouterSchema.parse({ kind: "haproxy", runtimeApi: `${HOST}:${apiPort}`, map, key: "bench", backends: { blue: "bench-blue", green: "bench-green" } }),
+      { app: "bench", logger: silentLogger, clock: systemClock, state: new MemoryDriverState() },
+    );
+    return {
+      origin: `http://${HOST}:${port}`,
+      switchTo: (slot) => router.switchTo(slot),
+      stop: () => stopProcess(started),
+    };
+  },
+};
+
+/** In the order they run and are printed. A Caddy target (admin API) goes here. */
+export const SWITCH_TARGETS: SwitchTarget[] = [flipTarget, nginxTarget, haproxyTarget];

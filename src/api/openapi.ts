@@ -1,0 +1,227 @@
+// The control API described as OpenAPI 3.1, served at GET /api/openapi.json. Written by hand
+// beside routes.ts (a test checks that the two list the same routes); the request bodies come from
+// the zod schemas the routes validate with, so what is documented is what is accepted.
+import { z } from "zod";
+import { PHASES } from "../core/phases.js";
+import { SLOTS } from "../core/slots.js";
+import { deployBody, MAX_BODY_BYTES, rollbackBody, switchBody } from "./requests.js";
+
+type Json = Record<string, unknown>;
+
+const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
+const nullable = (schema: Json): Json => ({ oneOf: [schema, { type: "null" }] });
+const str = (description?: string): Json => (description ? { type: "string", description } : { type: "string" });
+const int = (description?: string): Json => (description ? { type: "integer", description } : { type: "integer" });
+const object = (properties: Json, required: string[] = Object.keys(properties)): Json => ({ type: "object", properties, required });
+
+function bodyOf(schema: z.ZodType): Json {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema) as Json;
+  return rest;
+}
+
+const json = (schema: Json) => ({ "application/json": { schema } });
+const ok = (description: string, schema: Json) => ({ description, content: json(schema) });
+const error = (description: string) => ({ description, content: json(ref("Error")) });
+
+/** The error answers every guarded route may give, besides its own. */
+const GUARD_ERRORS = {
+  "401": error("FLIP_E_UNAUTHORIZED: no token or a wrong one, where one is needed"),
+  "403": error("FLIP_E_BAD_REQUEST: a foreign Host on a loopback listener, or a call that changes something from another site's page (Origin)"),
+  "429": { ...error("FLIP_E_RATE_LIMITED: too many wrong tokens from this client"), headers: { "Retry-After": { schema: int("seconds"), description: "When to try again" } } },
+  "500": error("FLIP_E_INTERNAL: a bug; the server log has the details"),
+};
+
+const BODY_ERRORS = {
+  "400": error("FLIP_E_BAD_REQUEST: the body is not valid JSON or does not match the schema"),
+  "413": error(`FLIP_E_BAD_REQUEST: the body is larger than ${MAX_BODY_BYTES / 1024} KiB`),
+  "415": error("FLIP_E_BAD_REQUEST: a Content-Type other than application/json"),
+};
+
+const limitParameter = {
+  name: "limit",
+  in: "query",
+  required: false,
+  description: "How many, newest first (the server's default when absent)",
+  schema: { type: "integer", minimum: 1, maximum: 1000 },
+};
+const idParameter = { name: "id", in: "path", required: true, description: "A deployment id, e.g. d-0007-k3f9", schema: str() };
+
+const eventStream = (description: string) => ({
+  description: `${description} Each message's \`event:\` is the type of the JSON in \`data:\` (a StreamEvent); a \`: heartbeat\` comment comes every 15 s while quiet.`,
+  content: { "text/event-stream": { schema: ref("StreamEvent") } },
+});
+
+function read(summary: string, description: string, responses: Json, parameters: Json[] = []): Json {
+  return { summary, description, ...(parameters.length ? { parameters } : {}), responses: { ...responses, ...GUARD_ERRORS } };
+}
+
+function action(summary: string, description: string, body: z.ZodType | undefined, status: string, answer: string, errors: Json): Json {
+  return {
+    summary,
+    description,
+    requestBody: {
+      required: false,
+      description: body ? undefined : "None, or an empty JSON object",
+      content: json(body ? bodyOf(body) : { type: "object", additionalProperties: false }),
+    },
+    responses: { [status]: ok(answer, ref("DeploymentSummary")), ...BODY_ERRORS, ...errors, ...GUARD_ERRORS },
+  };
+}
+
+const LOCKED = { "409": error("FLIP_E_LOCKED and friends: another deployment is running, no standby, an empty slot, or no checks without force") };
+
+const paths: Record<string, Record<string, Json>> = {
+  "/healthz": {
+    get: { summary: "Liveness", description: "Always open, needs no token.", security: [], responses: { "200": ok("flip serve is up", object({ ok: { const: true } })) } },
+  },
+  "/api/openapi.json": {
+    get: read("This document", "The control API as OpenAPI 3.1.", { "200": ok("The document", { type: "object" }) }),
+  },
+  "/api/status": {
+    get: read("Status", "Which slot is live, what each slot runs, and the running deployment (as `flip status --json`).", { "200": ok("The status", ref("StatusView")) }),
+  },
+  "/api/history": {
+    get: read("History", "Deployments, switches and rollbacks, newest first.", { "200": ok("Deployments", { type: "array", items: ref("DeploymentSummary") }), "400": error("FLIP_E_BAD_REQUEST: a bad limit") }, [limitParameter]),
+  },
+  "/api/audit": {
+    get: read("Audit log", "Who did what, when, newest first. The actor is what the caller claims (X-Flip-Actor, else `api`) followed by `@` and the address the server saw.", { "200": ok("Events", { type: "array", items: ref("AuditEvent") }), "400": error("FLIP_E_BAD_REQUEST: a bad limit") }, [limitParameter]),
+  },
+  "/api/deployments/{id}": {
+    get: read("One deployment", "With its phases, check results and monitor samples.", { "200": ok("The deployment", ref("DeploymentDetail")), "404": error("FLIP_E_NOT_FOUND: no such deployment") }, [idParameter]),
+  },
+  "/api/deployments/{id}/events": {
+    get: read("Follow one deployment", "Server-sent events: what already happened (replayed: true), then live events, ending with `finished`, after which the stream closes.", { "200": eventStream("The events."), "404": error("FLIP_E_NOT_FOUND: no such deployment") }, [idParameter]),
+  },
+  "/api/events": {
+    get: read("Follow every deployment", "Server-sent events of every deployment from now on; the stream stays open.", { "200": eventStream("The events.") }),
+  },
+  "/api/deployments": {
+    post: action("Deploy", "Deploys a version to the idle slot, checks it, switches traffic and watches it. Answers once it is queued; follow it at /api/deployments/{id}/events.", deployBody, "202", "The deployment, queued", LOCKED),
+  },
+  "/api/deployments/plan": {
+    post: {
+      ...action("Plan a deploy (dry run)", "Each phase a deploy would go through with the exact changes it would make; changes nothing.", deployBody, "200", "", LOCKED),
+      responses: { "200": ok("The plan", ref("DeploymentPlan")), ...BODY_ERRORS, ...LOCKED, ...GUARD_ERRORS },
+    },
+  },
+  "/api/switch": {
+    post: action("Switch", "Sends traffic to a slot that already runs a version, after its checks unless force.", switchBody, "202", "The switch, queued", LOCKED),
+  },
+  "/api/rollback": {
+    post: action("Roll back", "Flips traffic to the standby slot; force allows a standby whose last deployment failed.", rollbackBody, "202", "The rollback, queued", LOCKED),
+  },
+  "/api/abort": {
+    post: action("Abort", "Stops the running deployment: before the switch it ends aborted, after it traffic flips back.", undefined, "200", "The deployment the abort applies to", { "409": error("FLIP_E_NOTHING_RUNNING") }),
+  },
+  "/api/promote": {
+    post: action("Promote", "Ends the running deployment's monitor window now, as a success.", undefined, "200", "The deployment promoted", { "409": error("FLIP_E_NOTHING_RUNNING"), "400": error("FLIP_E_BAD_REQUEST: not monitoring, or a bad body") }),
+  },
+  "/metrics": {
+    get: read("Prometheus metrics", "Traffic per slot and replica, the live slot, deployments; in the Prometheus text format.", { "200": { description: "The exposition", content: { "text/plain": { schema: str() } } } }),
+  },
+};
+
+const phase = { type: "string", enum: [...PHASES] };
+const slot = { type: "string", enum: [...SLOTS] };
+const outcome = { type: "string", enum: ["running", "succeeded", "aborted", "rolled-back", "failed"] };
+
+const schemas: Record<string, Json> = {
+  Error: object({ error: object({ code: str("A stable FLIP_E_* code, see docs/errors.md"), message: str(), hint: str("What to do") }, ["code", "message"]) }),
+  SlotView: object({
+    slot,
+    version: nullable(str()),
+    state: { type: "string", enum: ["empty", "deploying", "idle", "live", "standby", "failed", "stopped"] },
+    replicas: int(),
+    runningReplicas: int(),
+  }, ["slot", "state", "replicas", "runningReplicas"]),
+  StatusView: object({
+    app: str(),
+    live: nullable(slot),
+    slots: object({ blue: ref("SlotView"), green: ref("SlotView") }),
+    deployment: nullable(ref("DeploymentSummary")),
+    router: object({ kind: str(), listen: str(), preview: str() }, ["kind"]),
+    platform: object({ kind: str() }),
+  }, ["app", "slots", "router", "platform"]),
+  DeploymentSummary: object({
+    id: str(),
+    kind: { type: "string", enum: ["deploy", "switch", "rollback"] },
+    version: str(),
+    slot,
+    fromSlot: slot,
+    phase,
+    outcome,
+    reason: str(),
+    actor: str("Who started it: the claimed actor, then @ and the client's address"),
+    startedAt: str("ISO 8601"),
+    finishedAt: str("ISO 8601"),
+    durationMs: int(),
+  }, ["id", "kind", "version", "slot", "phase", "outcome", "actor", "startedAt"]),
+  DeploymentDetail: {
+    allOf: [
+      ref("DeploymentSummary"),
+      object({ phases: { type: "array", items: ref("PhaseRecord") }, checks: { type: "array", items: ref("CheckResult") }, samples: { type: "array", items: ref("SampleRecord") } }),
+    ],
+  },
+  PhaseRecord: object({ deploymentId: str(), phase, startedAt: int("ms since the epoch"), finishedAt: int("ms since the epoch"), detail: str() }, ["deploymentId", "phase", "startedAt"]),
+  CheckResult: object({
+    name: str(),
+    kind: { type: "string", enum: ["http", "command"] },
+    ok: { type: "boolean" },
+    message: str(),
+    output: str(),
+    replica: int(),
+    attempts: int(),
+    durationMs: int(),
+    at: int("ms since the epoch"),
+  }, ["name", "kind", "ok", "message", "attempts", "durationMs", "at"]),
+  RuleResult: object({
+    rule: str("e.g. errorRate < 5%"),
+    metric: { type: "string", enum: ["errorRate", "p50", "p90", "p95", "p99", "requestRate"] },
+    value: { type: "number" },
+    threshold: { type: "number" },
+    ok: { type: "boolean" },
+  }, ["rule", "metric", "threshold", "ok"]),
+  SampleRecord: object({
+    deploymentId: str(),
+    at: int("ms since the epoch"),
+    slot,
+    requests: int(),
+    errors: int(),
+    judged: { type: "boolean" },
+    healthy: { type: "boolean" },
+    results: { type: "array", items: ref("RuleResult") },
+    note: str(),
+  }, ["deploymentId", "at", "slot", "requests", "errors", "judged", "healthy", "results"]),
+  AuditEvent: object({ id: int(), at: int("ms since the epoch"), actor: str(), kind: str("e.g. deployment.started, deployment.abort-requested"), deploymentId: str(), message: str(), data: {} }, ["id", "at", "actor", "kind", "message"]),
+  DeploymentPlan: object({ version: str(), slot, fromSlot: slot, steps: { type: "array", items: object({ phase, changes: { type: "array", items: str() } }) } }, ["version", "slot", "steps"]),
+  StreamEvent: {
+    description: "One event of a deployment; `replayed: true` on what happened before the stream opened.",
+    oneOf: [
+      object({ type: { const: "phase" }, deploymentId: str(), phase, at: int(), detail: str(), replayed: { type: "boolean" } }, ["type", "deploymentId", "phase", "at"]),
+      object({ type: { const: "check" }, deploymentId: str(), result: ref("CheckResult"), replayed: { type: "boolean" } }, ["type", "deploymentId", "result"]),
+      object({ type: { const: "sample" }, deploymentId: str(), sample: ref("SampleRecord"), remainingMs: int("Left in the monitor window (live events only)"), replayed: { type: "boolean" } }, ["type", "deploymentId", "sample"]),
+      object({ type: { const: "log" }, deploymentId: str(), at: int(), message: str() }, ["type", "deploymentId", "at", "message"]),
+      object({ type: { const: "finished" }, deploymentId: str(), outcome, reason: str(), deployment: ref("DeploymentSummary") }, ["type", "deploymentId", "outcome", "deployment"]),
+    ],
+  },
+};
+
+export const openApiDocument = {
+  openapi: "3.1.0",
+  info: {
+    title: "Flip control API",
+    version: "1",
+    description:
+      "JSON over HTTP, served by `flip serve` on control.listen; the flip CLI and the dashboard use nothing else. " +
+      "Auth: `Authorization: Bearer <control.token>` on every call that changes something, and on every call under /api/ and /metrics when the listener is not loopback. " +
+      "10 wrong tokens from one client within a minute → 429 for the rest of that minute. No CORS: other sites' pages can neither read answers nor act. " +
+      "Errors are `{ error: { code, message, hint } }`.",
+  },
+  components: {
+    securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "control.token (normally ${FLIP_TOKEN})" } },
+    schemas,
+  },
+  // Either form: a loopback listener needs no token for reads (the empty requirement).
+  security: [{ bearer: [] }, {}],
+  paths,
+} as const;

@@ -1,0 +1,72 @@
+// The config keys of issue 6's safety nets: approval, switch windows, the rate gate (and, as they
+// land, notify, retire, migrations): their defaults, what they become, and where a mistake is reported.
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../core/errors.js";
+import type { ConfigProblem } from "../core/errors.js";
+import { parseConfigText } from "./load.js";
+
+const FILE = "/srv/shop/flip.yaml";
+const MINIMAL = `app: shop
+platform: { kind: process, command: node server.js }
+`;
+
+function problemsOf(text: string): ConfigProblem[] {
+  try {
+    parseConfigText(text, FILE, { env: {} });
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error("expected a ConfigError, but the config was accepted");
+}
+
+describe("approval, switchWindows, maxRequestRate", () => {
+  it("default to switching at once", () => {
+    const config = parseConfigText(MINIMAL, FILE, { env: {} });
+    expect(config).toMatchObject({ approval: "auto", switchWindows: [], maxRequestRateTimeout: 30 * 60_000 });
+    expect(config.approvalTimeout).toBeUndefined();
+    expect(config.maxRequestRate).toBeUndefined();
+  });
+
+  it("read windows and rates into what the engine decides with", () => {
+    const config = parseConfigText(
+      `${MINIMAL}approval: manual
+approvalTimeout: 2h
+switchWindows: ["Mon-Fri 02:00-05:00 Europe/Berlin", "Sat,Sun 22:00-06:00"]
+maxRequestRate: 30000/m
+maxRequestRateTimeout: 10m
+`,
+      FILE,
+      { env: {} },
+    );
+    expect(config.approval).toBe("manual");
+    expect(config.approvalTimeout).toBe(2 * 3_600_000);
+    expect(config.switchWindows.map((w) => [w.days, w.startMinute, w.endMinute, w.timeZone])).toEqual([
+      [[1, 2, 3, 4, 5], 120, 300, "Europe/Berlin"],
+      [[0, 6], 1320, 360, "UTC"],
+    ]);
+    expect(config.maxRequestRate).toBe(500);
+    expect(config.maxRequestRateTimeout).toBe(600_000);
+  });
+
+  it("report a window, a rate or an approval mode it cannot read at its line", () => {
+    expect(problemsOf(`${MINIMAL}switchWindows:\n  - "Mon-Fri 02:00-05:00 Europe/Berlin"\n  - "weekdays 2am"\nmaxRequestRate: 500\napproval: yes\n`)).toEqual([
+      { path: "switchWindows[1]", line: 5, message: expect.stringMatching(/^cannot read switch window "weekdays 2am"/) as unknown },
+      { path: "maxRequestRate", line: 6, message: 'expected a request rate such as "500/s" or "30000/m", got 500, a number without a unit' },
+      { path: "approval", line: 7, message: expect.stringMatching(/expected one of "auto", "manual"/) as unknown },
+    ]);
+    expect(problemsOf(`${MINIMAL}switchWindows: ["Mon 02:00-05:00 Europe/Paname"]\n`)[0]?.message).toMatch(/unknown time zone "Europe\/Paname"/);
+  });
+
+  it("refuse maxRequestRate when nothing can measure the live slot's traffic", () => {
+    const elsewhere = `app: shop
+platform: { kind: static, slots: { blue: { url: "http://10.0.0.1:80" }, green: { url: "http://10.0.0.2:80" } } }
+router: { kind: kubernetes-service, service: shop }
+maxRequestRate: 500/s
+`;
+    expect(problemsOf(elsewhere)).toEqual([{ path: "maxRequestRate", line: 4, message: expect.stringMatching(/router kubernetes-service does not see the traffic/) as unknown }]);
+    const withPrometheus = `${elsewhere}monitor:\n  rules: ["errorRate < 5%"]\n  source: { kind: prometheus, url: "http://127.0.0.1:9090", queries: { errorRate: "x" } }\n`;
+    expect(problemsOf(withPrometheus)[0]?.message).toMatch(/needs a PromQL query for the live slot's traffic/);
+    expect(() => parseConfigText(withPrometheus.replace('errorRate: "x"', 'errorRate: "x", requestRate: "y"'), FILE, { env: {} })).not.toThrow();
+  });
+});
