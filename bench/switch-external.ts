@@ -1,7 +1,7 @@
 // `npm run bench:switch-external`: the same switch-under-load run as bench:switch, against each
 // proxy in bench/lib/switch-targets.ts in turn — Flip's built-in proxy, nginx switched by the nginx
-// router (file + nginx -t + graceful reload) and HAProxy switched by the haproxy router (runtime
-// API) — so failures per switch can be compared side by side. Every response is recorded (start,
+// router (file + nginx -t + graceful reload), HAProxy switched by the haproxy router (runtime
+// API) and Caddy switched by the caddy router (admin API) — so failures per switch can be compared side by side. Every response is recorded (start,
 // end, status, which slot answered); the two slot upstreams are one nginx naming its slot in a header.
 import { rmSync } from "node:fs";
 import { performance } from "node:perf_hooks";
@@ -37,7 +37,7 @@ interface Row {
 }
 
 async function main(): Promise<number> {
-  const programs = { nginx: findExecutable("nginx"), haproxy: findExecutable("haproxy") };
+  const programs = { nginx: findExecutable("nginx"), haproxy: findExecutable("haproxy"), caddy: findExecutable("caddy") };
   if (programs.nginx === undefined) {
     process.stderr.write(installHint(["nginx"])); // the slots' upstreams are nginx
     return 1;
@@ -51,7 +51,7 @@ async function main(): Promise<number> {
   const wanted = new Set(flags.targets.split(",").map((name) => name.trim()));
   const targets = SWITCH_TARGETS.filter((target) => wanted.has(target.name.split(" ")[0] as string));
 
-  console.log("# Flip switch benchmark: built-in proxy, nginx and HAProxy");
+  console.log("# Flip switch benchmark: built-in proxy, nginx, HAProxy and Caddy");
   for (const line of describeMachine(programs)) console.log(line);
   console.log(`load: ${connections} keep-alive connections (undici, in the benchmark process), ${switchCount} switches every ${intervalMs}ms after a ${warmupMs}ms warm-up, per proxy`);
 

@@ -31,7 +31,7 @@ afterEach(async () => {
   }
 });
 
-async function startFlip(): Promise<Workspace> {
+async function startFlip(): Promise<{ ws: Workspace; serve: ServeProcess }> {
   const ws = await makeWorkspace({
     // A long window, ended by clicking Promote: the test waits for nothing but its own clicks.
     monitor: '{ duration: 5m, interval: 1s, minRequests: 5, rules: ["errorRate < 5%", "p99 < 800ms"] }',
@@ -39,14 +39,18 @@ async function startFlip(): Promise<Workspace> {
   // The dashboard must ask for the token: configure one, given to flip serve through its environment.
   writeFileSync(ws.config, readFileSync(ws.config, "utf8").replace(/^control: \{ listen: ("[^"]+") \}$/m, 'control: { listen: $1, token: "${FLIP_TOKEN}" }'));
   expect(readFileSync(ws.config, "utf8")).toContain("FLIP_TOKEN");
-  const serve = new ServeProcess(ws.config, { FLIP_TOKEN: TOKEN });
   cleanups.push(async () => {
-    await serve.stop("SIGTERM");
     for (const pid of await pidsMatching(`--workspace ${ws.dir}`)) killQuietly(pid);
     ws.cleanup();
   });
-  await serve.ready(ws.control);
-  return ws;
+  return { ws, serve: await serve(ws) };
+}
+
+async function serve(ws: Workspace): Promise<ServeProcess> {
+  const process = new ServeProcess(ws.config, { FLIP_TOKEN: TOKEN });
+  cleanups.push(() => process.stop("SIGTERM"));
+  await process.ready(ws.control);
+  return process;
 }
 
 /** launch() gives every run a fresh profile in a temporary folder of its own, removed on close. */
@@ -103,7 +107,7 @@ describe("the dashboard in Chromium", () => {
   it(
     "asks for the token, deploys from the page, shows the live slot change, and rolls back in one click",
     async () => {
-      const [ws, browser] = await Promise.all([startFlip(), openBrowser()]);
+      const [{ ws, serve: firstServe }, browser] = await Promise.all([startFlip(), openBrowser()]);
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const pageErrors: string[] = [];
       page.on("pageerror", (error) => pageErrors.push(error.message));
@@ -114,6 +118,8 @@ describe("the dashboard in Chromium", () => {
       await deployFromPage(page, "v1", /v1 will start on blue and be checked/, TOKEN);
       await page.locator('#now[data-live-slot="blue"]').waitFor({ timeout: 15_000 });
       await promoteFromPage(page, "v1");
+      // What the page learnt, it learnt from the event stream too, not only by polling.
+      expect(Number(await page.getAttribute("#connection", "data-events"))).toBeGreaterThan(3);
 
       const traffic = new Traffic(ws.proxy, 2);
       const slow = SCREENSHOT ? new Traffic(`${ws.proxy}/slow?ms=35`, 1) : undefined;
@@ -130,6 +136,7 @@ describe("the dashboard in Chromium", () => {
       if (SCREENSHOT) {
         await sleep(25_000);
         await page.screenshot({ path: join(repoRoot, "docs/dashboard.png"), fullPage: true });
+        await sleep(1500);
       }
       await promoteFromPage(page, "v2");
 
@@ -159,6 +166,14 @@ describe("the dashboard in Chromium", () => {
       expect(after.deployment).toBeUndefined(); // the plan changed nothing
       await traffic.stop();
       expect(traffic.failures).toBe(0);
+
+      // flip serve restarts: the page notices, reconnects by itself, and shows the same truth.
+      await firstServe.stop("SIGTERM");
+      await page.locator('#connection[data-state="offline"]').waitFor({ timeout: 5_000 });
+      await serve(ws);
+      await page.locator('#connection[data-state="live"][data-opens="2"]').waitFor({ timeout: 10_000 });
+      await expect.poll(() => page.textContent("#headline")).toMatch(/v1 is live on blue/);
+      expect(await page.isHidden("#banner")).toBe(true);
       expect(pageErrors).toEqual([]);
     },
     SCREENSHOT ? 120_000 : 45_000,

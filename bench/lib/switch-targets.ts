@@ -1,11 +1,12 @@
 // The proxies `npm run bench:switch-external` switches under load, each driven the way Flip drives
 // it in production: Flip's built-in proxy (its own process, switched by a control call that returns
 // once switchTo() has resolved), nginx (the nginx router: upstream file, nginx -t, graceful reload,
-// probe) and HAProxy (the haproxy router: `set map` on the runtime API). Every target sits in front
-// of the same two slot upstreams and answers on a loopback port of its own.
+// probe), HAProxy (the haproxy router: `set map` on the runtime API) and Caddy (the caddy router:
+// PATCH of a handler's upstreams on the admin API). Every target sits in front of the same two slot
+// upstreams and answers on a loopback port of its own.
 //
-// Adding a proxy (Caddy's admin API, say) = one more SwitchTarget in SWITCH_TARGETS below.
-import { writeFileSync } from "node:fs";
+// Adding a proxy = one more SwitchTarget in SWITCH_TARGETS below.
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "undici";
 import { systemClock } from "../../src/core/clock.js";
@@ -13,6 +14,8 @@ import type { Slot } from "../../src/core/slots.js";
 import { MemoryDriverState } from "../../src/core/state.js";
 import { silentLogger } from "../../src/logging.js";
 import { pickFreePort } from "../../src/platforms/process/ports.js";
+import { CaddyRouter } from "../../src/routers/caddy/caddy-router.js";
+import { caddyRouterSchema } from "../../src/routers/caddy/config.js";
 import { haproxyRouterSchema } from "../../src/routers/haproxy/config.js";
 import { HaproxyRouter } from "../../src/routers/haproxy/haproxy-router.js";
 import { nginxRouterSchema } from "../../src/routers/nginx/config.js";
@@ -32,7 +35,7 @@ export interface SwitchTargetContext {
   /** The slot live when the target starts. */
   initialSlot: Slot;
   /** Absolute paths of the programs found on this machine. */
-  programs: { nginx?: string; haproxy?: string };
+  programs: { nginx?: string; haproxy?: string; caddy?: string };
 }
 
 export interface RunningSwitchTarget {
@@ -48,7 +51,7 @@ export interface SwitchTarget {
   /** One line on how a switch happens, printed under the table. */
   how: string;
   /** The program it needs, if any: without it the target is skipped, and said so. */
-  needs?: "nginx" | "haproxy";
+  needs?: "nginx" | "haproxy" | "caddy";
   start(context: SwitchTargetContext): Promise<RunningSwitchTarget>;
 }
 
@@ -93,7 +96,7 @@ const flipTarget: SwitchTarget = {
 
 const nginxTarget: SwitchTarget = {
   name: "nginx (reload)",
-  how: "the nginx router: upstream file rewritten, `nginx -t`, `nginx -s reload`; the switch returns once 3 probes in a row on new connections reach the new slot",
+  how: "the nginx router: upstream file rewritten, `nginx -t`, `nginx -s reload`; the switch returns once probes on new connections reach the new slot steadily (3 in a row, 250 ms after the first)",
   needs: "nginx",
   async start({ group, workDir, upstreams, initialSlot, programs }) {
     const nginx = programs.nginx as string;
@@ -191,5 +194,51 @@ backend bench-green
   },
 };
 
-/** In the order they run and are printed. A Caddy target (admin API) goes here. */
-export const SWITCH_TARGETS: SwitchTarget[] = [flipTarget, nginxTarget, haproxyTarget];
+const caddyTarget: SwitchTarget = {
+  name: "caddy (admin API)",
+  how: "the caddy router: PATCH /id/<handler>/upstreams on the admin API, which makes Caddy reload its whole config (kept-alive client connections are closed); the switch returns once Caddy has answered",
+  needs: "caddy",
+  async start({ group, workDir, upstreams, initialSlot, programs }) {
+    const [port, adminPort] = [await pickFreePort(), await pickFreePort()];
+    const dir = join(workDir, "caddy-switch");
+    mkdirSync(dir, { recursive: true });
+    const config = join(dir, "caddy.json");
+    // Caddy's defaults, except what a loopback benchmark needs: plain HTTP, an admin port of its
+    // own, nothing written outside `dir` (storage here; HOME and XDG folders below).
+    writeFileSync(
+      config,
+      JSON.stringify({
+        admin: { listen: `${HOST}:${adminPort}`, config: { persist: false } },
+        storage: { module: "file_system", root: join(dir, "data") },
+        logging: { logs: { default: { level: "ERROR" } } },
+        apps: {
+          http: {
+            servers: {
+              bench: {
+                listen: [`${HOST}:${port}`],
+                automatic_https: { disable: true },
+                routes: [{ handle: [{ handler: "reverse_proxy", "@id": "bench", upstreams: [{ dial: upstreams[initialSlot] }] }] }],
+              },
+            },
+          },
+        },
+      }),
+    );
+    const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") };
+    const started = group.start("caddy (switched)", programs.caddy as string, ["run", "--config", config], { cwd: dir, env });
+    await group.waitForPort(started, HOST, port);
+    await group.waitForPort(started, HOST, adminPort);
+    const router = new CaddyRouter(
+      caddyRouterSchema.parse({ kind: "caddy", adminUrl: `http://${HOST}:${adminPort}`, handlerId: "bench", slots: { blue: [upstreams.blue], green: [upstreams.green] } }),
+      { app: "bench", logger: silentLogger, clock: systemClock, state: new MemoryDriverState() },
+    );
+    return {
+      origin: `http://${HOST}:${port}`,
+      switchTo: (slot) => router.switchTo(slot),
+      stop: () => stopProcess(started),
+    };
+  },
+};
+
+/** In the order they run and are printed. */
+export const SWITCH_TARGETS: SwitchTarget[] = [flipTarget, nginxTarget, haproxyTarget, caddyTarget];

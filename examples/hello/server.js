@@ -45,6 +45,8 @@ const server = http.createServer((request, response) => {
     inFlight -= 1;
   });
   response.setHeader("x-flip-version", version);
+  // Routers that watch which slot answers through a proxy they do not run (nginx) read this.
+  if (slot) response.setHeader("x-flip-slot", slot);
   if (shuttingDown) response.setHeader("connection", "close");
   const url = new URL(request.url ?? "/", "http://hello");
 

@@ -1,6 +1,7 @@
 // The OpenAPI document must describe exactly the routes the API serves, with the bodies it accepts.
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../logging.js";
+import { registerDashboardReads } from "./dashboard-routes.js";
 import { registerMetricsRoute } from "./metrics-route.js";
 import { openApiDocument } from "./openapi.js";
 import { createApiApp } from "./server.js";
@@ -13,8 +14,11 @@ function servedRoutes(): string[] {
   const app = createApiApp({
     engine: new EngineDouble(),
     logger: silentLogger,
-    // The controller adds /metrics this way; the dashboard's pages are not part of the API.
-    extraRoutes: (hono) => registerMetricsRoute(hono, { contentType: "text/plain", render: async () => "" }),
+    // The controller adds these the same way; the dashboard's pages and files are not part of the API.
+    extraRoutes: (hono) => {
+      registerMetricsRoute(hono, { contentType: "text/plain", render: async () => "" });
+      registerDashboardReads(hono, { traffic: { series: () => ({}) as never }, monitor: {} as never });
+    },
   });
   const routes = app.routes.filter((route) => route.method !== "ALL").map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, "{$1}")}`);
   return [...new Set(routes)].sort();

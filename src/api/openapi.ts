@@ -3,7 +3,10 @@
 // the zod schemas the routes validate with, so what is documented is what is accepted.
 import { z } from "zod";
 import { PHASES } from "../core/phases.js";
+import type { DeploymentKind, Outcome } from "../core/phases.js";
+import type { Metric } from "../core/rules.js";
 import { SLOTS } from "../core/slots.js";
+import type { SlotState } from "../core/slots.js";
 import { deployBody, MAX_BODY_BYTES, rollbackBody, switchBody } from "./requests.js";
 
 type Json = Record<string, unknown>;
@@ -116,23 +119,47 @@ const paths: Record<string, Record<string, Json>> = {
   "/api/promote": {
     post: action("Promote", "Ends the running deployment's monitor window now, as a success.", undefined, "200", "The deployment promoted", { "409": error("FLIP_E_NOTHING_RUNNING"), "400": error("FLIP_E_BAD_REQUEST: not monitoring, or a bad body") }),
   },
+  "/api/traffic": {
+    get: read(
+      "Traffic per slot",
+      "Request rate, error rate and p99 per slot over the last minutes (the dashboard's charts), with the moments traffic moved.",
+      { "200": ok("Columns, oldest first", ref("TrafficSeries")), "400": error("FLIP_E_BAD_REQUEST: a bad seconds or since") },
+      [
+        { name: "seconds", in: "query", required: false, description: "How far back (default and most: 900)", schema: { type: "integer", minimum: 1, maximum: 900 } },
+        { name: "since", in: "query", required: false, description: "Only points after this time, in ms since the epoch", schema: { type: "integer", minimum: 0 } },
+      ],
+    ),
+  },
+  "/api/monitor": {
+    get: read("Monitor settings", "The rules deployments are judged by after the switch, with their thresholds, and the window's length.", { "200": ok("The settings", ref("MonitorSettings")) }),
+  },
   "/metrics": {
     get: read("Prometheus metrics", "Traffic per slot and replica, the live slot, deployments; in the Prometheus text format.", { "200": { description: "The exposition", content: { "text/plain": { schema: str() } } } }),
   },
 };
 
+// The enums of the views, listed here; `satisfies` plus Complete<> fail the type check when a
+// value is added to (or removed from) the code's type without being added here.
+type Complete<All, Listed extends readonly All[]> = [Exclude<All, Listed[number]>] extends [never] ? Listed : never;
+const SLOT_STATES = ["empty", "deploying", "idle", "live", "standby", "scaled-down", "retired", "failed", "stopped"] as const satisfies readonly SlotState[];
+const OUTCOMES = ["running", "succeeded", "aborted", "rolled-back", "failed"] as const satisfies readonly Outcome[];
+const KINDS = ["deploy", "switch", "rollback", "contract"] as const satisfies readonly DeploymentKind[];
+const METRICS = ["errorRate", "p50", "p90", "p95", "p99", "requestRate"] as const satisfies readonly Metric[];
+const enumOf = <All>() => <Listed extends readonly All[]>(values: Complete<All, Listed>): Json => ({ type: "string", enum: [...values] });
+
 const phase = { type: "string", enum: [...PHASES] };
 const slot = { type: "string", enum: [...SLOTS] };
-const outcome = { type: "string", enum: ["running", "succeeded", "aborted", "rolled-back", "failed"] };
+const outcome = enumOf<Outcome>()(OUTCOMES);
 
 const schemas: Record<string, Json> = {
   Error: object({ error: object({ code: str("A stable FLIP_E_* code, see docs/errors.md"), message: str(), hint: str("What to do") }, ["code", "message"]) }),
   SlotView: object({
     slot,
     version: nullable(str()),
-    state: { type: "string", enum: ["empty", "deploying", "idle", "live", "standby", "failed", "stopped"] },
+    state: enumOf<SlotState>()(SLOT_STATES),
     replicas: int(),
     runningReplicas: int(),
+    scheduled: { type: "array", description: "A standby's upcoming scale-down and retirement, earliest first", items: object({ action: { type: "string", enum: ["scale-down", "retire"] }, at: str("ISO 8601") }) },
   }, ["slot", "state", "replicas", "runningReplicas"]),
   StatusView: object({
     app: str(),
@@ -144,7 +171,7 @@ const schemas: Record<string, Json> = {
   }, ["app", "slots", "router", "platform"]),
   DeploymentSummary: object({
     id: str(),
-    kind: { type: "string", enum: ["deploy", "switch", "rollback"] },
+    kind: enumOf<DeploymentKind>()(KINDS),
     version: str(),
     slot,
     fromSlot: slot,
@@ -176,7 +203,7 @@ const schemas: Record<string, Json> = {
   }, ["name", "kind", "ok", "message", "attempts", "durationMs", "at"]),
   RuleResult: object({
     rule: str("e.g. errorRate < 5%"),
-    metric: { type: "string", enum: ["errorRate", "p50", "p90", "p95", "p99", "requestRate"] },
+    metric: enumOf<Metric>()(METRICS),
     value: { type: "number" },
     threshold: { type: "number" },
     ok: { type: "boolean" },
@@ -193,6 +220,26 @@ const schemas: Record<string, Json> = {
     note: str(),
   }, ["deploymentId", "at", "slot", "requests", "errors", "judged", "healthy", "results"]),
   AuditEvent: object({ id: int(), at: int("ms since the epoch"), actor: str(), kind: str("e.g. deployment.started, deployment.abort-requested"), deploymentId: str(), message: str(), data: {} }, ["id", "at", "actor", "kind", "message"]),
+  TrafficSeries: object({
+    available: { type: "boolean", description: "False when the router does not see traffic (every column is then empty)" },
+    now: int("The server's clock, ms since the epoch"),
+    stepMs: int(),
+    times: { type: "array", items: int("End of each step, ms since the epoch") },
+    slots: object(Object.fromEntries(SLOTS.map((name) => [name, ref("SlotSeries")]))),
+    switches: { type: "array", items: object({ at: int(), from: slot, to: slot, version: str() }, ["at", "to"]) },
+  }),
+  SlotSeries: object({
+    requestRate: { type: "array", items: { type: "number" }, description: "Requests per second" },
+    errorRate: { type: "array", items: nullable({ type: "number" }), description: "0..1; null for a step without requests" },
+    p99Ms: { type: "array", items: nullable({ type: "number" }) },
+  }),
+  MonitorSettings: object({
+    durationMs: int(),
+    intervalMs: int(),
+    minRequests: int(),
+    rules: { type: "array", items: object({ text: str(), metric: enumOf<Metric>()(METRICS), op: { type: "string", enum: ["<", "<=", ">", ">="] }, threshold: { type: "number" } }) },
+    source: str('"builtin", or the kind of monitor.source'),
+  }),
   DeploymentPlan: object({ version: str(), slot, fromSlot: slot, steps: { type: "array", items: object({ phase, changes: { type: "array", items: str() } }) } }, ["version", "slot", "steps"]),
   StreamEvent: {
     description: "One event of a deployment; `replayed: true` on what happened before the stream opened.",

@@ -99,8 +99,9 @@ export class LiveDisplay implements ProgressDisplay {
   close(): void {
     this.ticking.abort();
     this.out.release();
-    // Whatever phase was live stays on screen as it was, on a line of its own.
-    if (this.open) this.stream.write(`${CLEAR_LINE}${this.liveText()}\n`);
+    // Watching stops while a phase is under way: it stays on screen, on a line of its own.
+    const open = this.open;
+    if (open) this.stream.write(`${CLEAR_LINE}${this.phaseLine(open, `${formatTicking(this.clock.now() - open.localStart)} so far`)}\n`);
     this.open = undefined;
   }
 
@@ -110,13 +111,20 @@ export class LiveDisplay implements ProgressDisplay {
     if (!open) return;
     this.open = undefined;
     const tookMs = endedAt === undefined ? this.clock.now() - open.localStart : endedAt - open.startedAt;
+    this.out.write(`${CLEAR_LINE}${this.phaseLine(open, `took ${formatDuration(Math.max(0, tookMs))}`)}\n`);
+  }
+
+  /** "▸ checking  1 check against green  (took 2.1s)" */
+  private phaseLine(open: OpenPhase, timing: string): string {
     const detail = open.detail ? `  ${open.detail}` : "";
-    this.out.write(`${CLEAR_LINE}${this.colors.cyan("▸")} ${this.colors.bold(open.phase)}${detail}  ${this.colors.dim(`(took ${formatDuration(Math.max(0, tookMs))})`)}\n`);
+    return `${this.colors.cyan("▸")} ${this.colors.bold(open.phase)}${detail}  ${this.colors.dim(`(${timing})`)}`;
   }
 
   /** A permanent line above the live one, in one write so the terminal does not flicker. */
   private printAbove(line: string): void {
-    this.out.write(`${CLEAR_LINE}${line}\n${this.open ? this.liveText() : ""}`);
+    // While held, the live line is redrawn on release(), with the time then.
+    const live = this.open && !this.out.isHeld ? this.liveText() : "";
+    this.out.write(`${CLEAR_LINE}${line}\n${live}`);
   }
 
   private redraw(): void {
@@ -130,7 +138,8 @@ export class LiveDisplay implements ProgressDisplay {
     const elapsed = formatTicking(this.clock.now() - open.localStart);
     const head = `${this.colors.cyan(spinner)} ${this.colors.bold(open.phase)}  ${this.colors.dim(elapsed)}`;
     if (!open.detail) return head;
-    const room = (this.stream.columns ?? 80) - 1 - visibleWidth(head) - 2;
+    // A terminal that does not know its size says 0 columns.
+    const room = (this.stream.columns || 80) - 1 - visibleWidth(head) - 2;
     return room > 1 ? `${head}  ${truncate(open.detail, room)}` : head;
   }
 

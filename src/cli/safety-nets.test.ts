@@ -1,11 +1,15 @@
 // The CLI side of issue 6's safety nets, in-process against a real API server over an engine
-// double: `flip deploy --now` reaches the engine as `now: true` (the engine audits it).
+// double: `flip deploy --now` reaches the engine as `now: true` (the engine audits it); `flip status`
+// shows a scaled-down or retired standby and what is scheduled for it.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startApiServer } from "../api/server.js";
 import type { ApiServer } from "../api/server.js";
 import { EngineDouble } from "../api/testing/engine-double.js";
+import type { StatusView } from "../engine/views.js";
 import { silentLogger } from "../logging.js";
+import { noColors } from "./output.js";
 import { runCli } from "./program.js";
+import { formatStatus } from "./status.js";
 import { testIo } from "./testing/io.js";
 
 let engine: EngineDouble;
@@ -42,5 +46,29 @@ describe("flip deploy --now", () => {
     engine.finish("d-1", "succeeded", "traffic on green");
     expect(await running).toBe(0);
     expect(engine.calls[0]?.args[1]).not.toHaveProperty("now");
+  });
+});
+
+describe("flip status and the cheap standby", () => {
+  const now = Date.parse("2026-01-14T12:00:00Z");
+  const status: StatusView = {
+    app: "shop",
+    live: "green",
+    slots: {
+      blue: { slot: "blue", version: "v1", state: "scaled-down", replicas: 1, runningReplicas: 1, scheduled: [{ action: "retire", at: "2026-01-15T11:50:00.000Z" }] },
+      green: { slot: "green", version: "v2", state: "live", replicas: 2, runningReplicas: 2 },
+    },
+    deployment: undefined,
+    router: { kind: "builtin", listen: "127.0.0.1:8080" },
+    platform: { kind: "process" },
+  };
+
+  it("shows the standby's state and when it retires", () => {
+    const lines = formatStatus(status, noColors, now);
+    expect(lines.slice(2, 5)).toEqual(["SLOT   VERSION  STATE        REPLICAS", "blue   v1       scaled-down  1/1", "green  v2       live         2/2"]);
+    expect(lines).toContain("blue: retire in 23h50m");
+    const retired = formatStatus({ ...status, slots: { ...status.slots, blue: { ...status.slots.blue, state: "retired", replicas: 0, runningReplicas: 0, scheduled: undefined } } }, noColors, now);
+    expect(retired[3]).toBe("blue   v1       retired  0/0");
+    expect(retired.join("\n")).not.toContain("retire in");
   });
 });

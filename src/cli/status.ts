@@ -43,6 +43,13 @@ export function formatStatus(status: StatusView, colors: Colors, now: number): s
     return [slot === status.live ? colors.bold(slot) : slot, view.version ?? colors.dim("—"), state, `${view.runningReplicas}/${view.replicas}`];
   });
   lines.push(...formatTable(["SLOT", "VERSION", "STATE", "REPLICAS"], rows, colors), "");
+  // The cheap standby's schedule (retire: in flip.yaml), e.g. "blue: scale-down in 9m12s, retire in 23h59m".
+  for (const slot of SLOTS) {
+    const scheduled = status.slots[slot].scheduled ?? [];
+    if (scheduled.length === 0) continue;
+    lines.push(colors.dim(`${slot}: ${scheduled.map((item) => `${item.action} in ${formatElapsed(Date.parse(item.at) - now)}`).join(", ")}`));
+  }
+  if (SLOTS.some((slot) => (status.slots[slot].scheduled ?? []).length > 0)) lines.push("");
 
   const running = status.deployment;
   if (running) {

@@ -54,17 +54,17 @@ describe("the live progress line", () => {
 
     await clock.advance(1_000); // ten ticks: the spinner turns and the seconds count
     expect(writes.length).toBe(12);
-    expect(writes.at(-1)).toBe(`${CLEAR_LINE}⠏ queued  1s`);
+    expect(writes.at(-1)).toBe(`${CLEAR_LINE}⠋ queued  1s`); // ten frames on: the spinner is round again
     expect(writes.slice(2).every((text) => text.startsWith(CLEAR_LINE) && !text.includes("\n"))).toBe(true);
 
     writes.length = 0;
     live.event(phase("checking", T0 + 1_200, { detail: "1 check against green" }));
-    expect(writes).toEqual([`${CLEAR_LINE}▸ queued  (took 1.2s)\n`, `${CLEAR_LINE}⠏ checking  0s  1 check against green`]);
+    expect(writes).toEqual([`${CLEAR_LINE}▸ queued  (took 1.2s)\n`, `${CLEAR_LINE}⠋ checking  0s  1 check against green`]);
     expect(live.currentPhase).toBe("checking");
 
     writes.length = 0;
     live.event({ type: "check", deploymentId: "d-7", result: { name: "health", kind: "http", ok: true, message: "200", replica: 0, attempts: 1, durationMs: 3, at: T0 + 1_300 } });
-    expect(writes).toEqual([`${CLEAR_LINE}  ✓ health  replica 0  200\n⠏ checking  0s  1 check against green`]);
+    expect(writes).toEqual([`${CLEAR_LINE}  ✓ health  replica 0  200\n⠋ checking  0s  1 check against green`]);
 
     await clock.advance(2_000);
     writes.length = 0;
@@ -86,13 +86,13 @@ describe("the live progress line", () => {
     const { writes, stream } = terminal(30);
     const live = new LiveDisplay(stream, noColors, clock);
     live.event(phase("monitoring", T0, { replayed: true, detail: "green for 10m, judged every 10s" }));
-    expect(writes.at(-1)).toBe(`${CLEAR_LINE}⠋ monitoring  1m15s  green fo…`);
+    expect(writes.at(-1)).toBe(`${CLEAR_LINE}⠋ monitoring  1m15s  green f…`);
     expect([...(writes.at(-1) as string).slice(CLEAR_LINE.length)].length).toBeLessThan(30);
     live.close();
-    expect(writes.at(-1)).toBe(`${CLEAR_LINE}⠋ monitoring  1m15s  green fo…\n`);
+    expect(writes.at(-1)).toBe(`${CLEAR_LINE}▸ monitoring  green for 10m, judged every 10s  (1m15s so far)\n`);
   });
 
-  it("steps aside while a prompt is open, and prints what came meanwhile after", () => {
+  it("steps aside while a prompt is open, and prints what came meanwhile after", async () => {
     const clock = new ManualClock(T0);
     const { writes, stream } = terminal();
     const live = new LiveDisplay(stream, noColors, clock);
@@ -100,9 +100,11 @@ describe("the live progress line", () => {
     writes.length = 0;
     live.hold();
     live.event(phase("checking", T0 + 2_000));
-    expect(writes).toEqual([CLEAR_LINE]);
+    live.event({ type: "log", deploymentId: "d-7", at: T0 + 2_100, message: "note" });
+    await clock.advance(3_000);
+    expect(writes).toEqual([CLEAR_LINE]); // only the live line went away; nothing ticked
     live.release();
-    expect(writes.slice(1).join("")).toBe(`${CLEAR_LINE}▸ deploying  (took 2.0s)\n${CLEAR_LINE}⠋ checking  0s`);
+    expect(writes.slice(1).join("")).toBe(`${CLEAR_LINE}▸ deploying  (took 2.0s)\n${CLEAR_LINE}  · note\n${CLEAR_LINE}⠋ checking  3s`);
     live.close();
   });
 
@@ -163,7 +165,7 @@ describe("flip deploy on a terminal", () => {
       "▸ queued  (took 1.0s)",
       "▸ checking  1 check against green  (took 1.0s)",
       "▸ switching  blue → green  (took 1.0s)",
-      "✓ succeeded: traffic on green (d-1 after 4.0s; switching took 1.0s)",
+      "✓ succeeded: traffic on green (d-1 after 3.0s; switching took 1.0s)",
       "",
     ]);
   });
@@ -212,7 +214,6 @@ describe("flip deploy on a terminal", () => {
     engine.finish("d-1", "succeeded", "ok");
     expect(await running).toBe(0);
     expect(engine.calls.map((call) => call.method)).not.toContain("abort");
-    // A later Ctrl-C asks again (the first question is over).
   });
 
   it("a second Ctrl-C at the question detaches", async () => {

@@ -64,7 +64,7 @@ describe("parseConfigText: valid configs", () => {
     expect(config.platform.cwd).toBe("releases/{version}");
   });
 
-  it("reads the example of DESIGN.md (without its retire section, which the schema does not have yet)", () => {
+  it("reads the example of DESIGN.md", () => {
     const text = `app: hello
 platform: { kind: process, command: "node examples/hello/server.js", replicas: 2,
             env: { APP_VERSION: "{version}", PORT: "{port}" } }
@@ -75,6 +75,7 @@ checks:
   - { name: smoke,   command: "./smoke-tests.sh {url}" }
 monitor:  { duration: 10m, interval: 10s, minRequests: 20,
             rules: [ "errorRate < 5%", "p99 < 800ms" ] }
+retire:   { scaleDownAfter: 10m, standbyReplicas: 1, retireAfter: 24h }
 control:  { listen: "127.0.0.1:8787", token: "\${FLIP_TOKEN}" }
 state:    .flip/state.db
 `;
@@ -87,6 +88,7 @@ state:    .flip/state.db
     expect(config.checks[2]).toMatchObject({ command: "./smoke-tests.sh {url}", timeout: 10_000, retries: 0, retryDelay: 1_000 });
     expect(config.monitor).toEqual({ duration: 600_000, interval: 10_000, minRequests: 20, rules: ["errorRate < 5%", "p99 < 800ms"] });
     expect(config.control).toEqual({ listen: "127.0.0.1:8787", token: "s3cret" });
+    expect(config.retire).toEqual({ scaleDownAfter: 600_000, standbyReplicas: 1, retireAfter: 86_400_000 });
     expect(config.statePath).toBe("/srv/hello/.flip/state.db");
   });
 });
@@ -198,7 +200,7 @@ control: { listen: "localhost" }
   it("lists the known kinds for an unknown platform or router kind, and asks for a missing one", () => {
     expect(problemsOf("app: hello\nplatform: { kind: proces, command: x }\nrouter:\n  kind: traefik\n")).toEqual([
       { path: "platform.kind", line: 2, message: 'unknown platform kind "proces": expected one of process, command, static, kubernetes' },
-      { path: "router.kind", line: 4, message: expect.stringMatching(/^unknown router kind "traefik": expected one of builtin, kubernetes-service, aws-alb, route53(?=.*\bnginx\b)(?=.*\bhaproxy\b)/) },
+      { path: "router.kind", line: 4, message: expect.stringMatching(/^unknown router kind "traefik": expected one of builtin, kubernetes-service, aws-alb, route53(?=.*\bnginx\b)(?=.*\bhaproxy\b)(?=.*\bdns\b)(?=.*\bcaddy\b)/) },
     ]);
     expect(problemsOf("app: hello\nplatform:\n  command: x\n")).toEqual([
       { path: "platform.kind", line: 2, message: 'required: "kind" is missing (expected one of process, command, static, kubernetes)' },

@@ -70,3 +70,38 @@ maxRequestRate: 500/s
     expect(() => parseConfigText(withPrometheus.replace('errorRate: "x"', 'errorRate: "x", requestRate: "y"'), FILE, { env: {} })).not.toThrow();
   });
 });
+
+describe("notify", () => {
+  it("defaults every event, JSON, 3 retries and a 10s timeout per attempt", () => {
+    const config = parseConfigText(`${MINIMAL}notify:\n  - url: "http://127.0.0.1:9000/hook"\n  - { url: "https://hooks.slack.com/services/T/B/X", format: slack, events: [rolled-back, aborted], retries: 0 }\n`, FILE, { env: {} });
+    expect(config.notify).toEqual([
+      { url: "http://127.0.0.1:9000/hook", events: ["started", "awaiting-approval", "switched", "rolled-back", "aborted", "succeeded", "failed"], format: "json", timeout: 10_000, retries: 3 },
+      { url: "https://hooks.slack.com/services/T/B/X", events: ["rolled-back", "aborted"], format: "slack", timeout: 10_000, retries: 0 },
+    ]);
+    expect(parseConfigText(MINIMAL, FILE, { env: {} }).notify).toEqual([]);
+  });
+
+  it("reports an event it does not know, and a URL that is not http(s), at their lines", () => {
+    const problems = problemsOf(`${MINIMAL}notify:\n  - url: "ftp://example.com/x"\n    events: [switched, deployed]\n`);
+    expect(problems.map((p) => [p.path, p.line])).toEqual([
+      ["notify[0].url", 4],
+      ["notify[0].events[1]", 5],
+    ]);
+    expect(problems[0]?.message).toBe('expected an http:// or https:// URL, got "ftp://example.com/x"');
+    expect(problems[1]?.message).toMatch(/rolled-back/);
+  });
+});
+
+describe("retire", () => {
+  it("is absent by default; standbyReplicas defaults to 1; either step may be left out", () => {
+    expect(parseConfigText(MINIMAL, FILE, { env: {} }).retire).toBeUndefined();
+    expect(parseConfigText(`${MINIMAL}retire: { retireAfter: 2h }\n`, FILE, { env: {} }).retire).toEqual({ standbyReplicas: 1, retireAfter: 7_200_000 });
+    expect(parseConfigText(`${MINIMAL}retire: { scaleDownAfter: 5m, standbyReplicas: 0 }\n`, FILE, { env: {} }).retire).toEqual({ scaleDownAfter: 300_000, standbyReplicas: 0 });
+  });
+
+  it("refuses a retirement that would come before the scale-down", () => {
+    expect(problemsOf(`${MINIMAL}retire:\n  scaleDownAfter: 1h\n  retireAfter: 30m\n`)).toEqual([
+      { path: "retire.retireAfter", line: 5, message: "retireAfter must be longer than scaleDownAfter: the standby is scaled down first, then retired" },
+    ]);
+  });
+});

@@ -73,6 +73,39 @@ const requestRate = z.union([z.string(), z.number()], { error: 'expected a reque
   return z.NEVER;
 });
 
+/** The cheap standby: after a switch, the old live slot is scaled down, then stopped. */
+const retireSchema = z
+  .strictObject({
+    /** This long after the switch (and never before the monitor has finished), keep only standbyReplicas. Absent: never. */
+    scaleDownAfter: duration().optional(),
+    standbyReplicas: z.number().int().min(0).default(1),
+    /** This long after the switch, stop the standby; a rollback then redeploys its version. Absent: never. */
+    retireAfter: duration().optional(),
+  })
+  .superRefine((retire, ctx) => {
+    if (retire.scaleDownAfter !== undefined && retire.retireAfter !== undefined && retire.retireAfter <= retire.scaleDownAfter) {
+      ctx.addIssue({ code: "custom", path: ["retireAfter"], message: "retireAfter must be longer than scaleDownAfter: the standby is scaled down first, then retired" });
+    }
+  });
+
+/** Expand/contract for a database both slots share: commands Flip runs at the safe moments. */
+const migrationsSchema = z
+  .strictObject({
+    /** Before the new version is deployed (phase expanding): make the schema work for old and new. */
+    expand: z.string().min(1).optional(),
+    /** Once no slot running the previous version can get traffic: remove what only it needed. */
+    contract: z.string().min(1).optional(),
+    /** Run contract by itself when the standby is retired (retire.retireAfter). */
+    contractAfterRetire: z.boolean().default(false),
+    /** The longest either command may run (then it is stopped, with its whole process group). */
+    timeout: durationOr("10m"),
+  })
+  .superRefine((migrations, ctx) => {
+    if (migrations.contractAfterRetire && migrations.contract === undefined) {
+      ctx.addIssue({ code: "custom", path: ["contractAfterRetire"], message: "contractAfterRetire needs a `contract` command to run" });
+    }
+  });
+
 const controlSchema = z.strictObject({
   listen: listenAddress.default("127.0.0.1:8787"),
   token: z.string().optional(),
@@ -105,6 +138,10 @@ export const configSchema = z.strictObject({
   maxRequestRateTimeout: durationOr("30m"),
   /** Webhooks told when a deployment starts, switches, rolls back, aborts, succeeds or fails. */
   notify: z.array(notifyTargetSchema).default([]),
+  /** Absent: the standby keeps running at full size until the next deploy replaces it. */
+  retire: retireSchema.optional(),
+  /** Absent: Flip runs no database commands (and keeps no database in mind when rolling back). */
+  migrations: migrationsSchema.optional(),
 });
 
 export type RawConfig = z.output<typeof configSchema>;

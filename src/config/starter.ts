@@ -158,6 +158,13 @@ router:
   #   { testCommand: "nginx -t", reloadCommand: "nginx -s reload", commandTimeout: 30s, pollInterval: 100ms, reloadTimeout: 10s }
   #   { kind: haproxy, runtimeApi: /run/haproxy/admin.sock, map: /etc/haproxy/flip.map, key: app, persistMap: true }
   #   { backends: { blue: app-blue, green: app-green }, timeout: 5s, pollInterval: 100ms }
+  # or your Caddy ("caddy": its admin API replaces the upstreams of the reverse_proxy handler with
+  # that "@id") or a DNS record on your own DNS server ("dns": an RFC 2136 update signed with TSIG):
+  #   { kind: caddy, adminUrl: "http://127.0.0.1:2019", handlerId: app, probeUrl: "http://127.0.0.1:8080/health", slotHeader: x-flip-slot }
+  #   { slots: { blue: ["127.0.0.1:3001"], green: ["127.0.0.1:3101"] }, timeout: 10s, pollInterval: 100ms }
+  #   { kind: dns, server: "ns1.example.com:53", zone: example.com, recordName: app.example.com, recordType: A, ttl: 60s }
+  #   { slots: { blue: { value: "192.0.2.10" }, green: { value: "192.0.2.20" } }, pollInterval: 1s, timeout: 5s }
+  #   { tsig: { name: flip-key, algorithm: hmac-sha256, secret: "\${FLIP_TSIG_SECRET}" } }
 
 # Smoke tests, run against the idle slot before any traffic moves. If one fails, the deploy stops
 # and the live slot is never touched. Each check has a name and either "http" or "command".
@@ -219,6 +226,19 @@ monitor:
 # peak traffic hurts most. A deployment that waited maxRequestRateTimeout for a quieter moment is aborted.
 #   { maxRequestRate: 500/s }
 # maxRequestRateTimeout: 30m
+
+# The cheap standby. After a switch the old live slot stays as the standby, for an instant rollback.
+# With these keys it is scaled down to standbyReplicas after scaleDownAfter (never while the monitor
+# still runs) and stopped after retireAfter. A rollback to a scaled-down standby scales it back up and
+# checks it first; after retirement, a rollback redeploys its version through the whole flow.
+#   { retire: { scaleDownAfter: 10m, standbyReplicas: 1, retireAfter: 24h } }
+
+# Webhooks told what happens: a deployment started, waits for approval, switched, rolled back (with
+# the rule that fired and its value), aborted (with the failing check), succeeded or failed. A post
+# that fails is retried, waiting longer each time; a webhook never holds up a deployment.
+# notify: []
+#   { notify: [{ url: "https://hooks.slack.com/services/T0/B0/XXXX", format: slack, events: [switched, rolled-back, aborted, failed] }] }
+#   { notify: [{ url: "https://ops.example.com/flip", format: json, headers: { Authorization: "Bearer …" }, timeout: 10s, retries: 3 }] }
 
 # The control API that the flip commands (and the dashboard) talk to, served by \`flip serve\`.
 control:

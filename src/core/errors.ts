@@ -20,6 +20,8 @@ export type ErrorCode =
   | "FLIP_E_SERVER_UNREACHABLE"
   | "FLIP_E_PORT_IN_USE"
   | "FLIP_E_NOTHING_RUNNING"
+  | "FLIP_E_CONTRACT_BLOCKED"
+  | "FLIP_E_SCHEMA_CONTRACTED"
   /** Answered by the control API for an unexpected failure (a bug); the server logs the details. */
   | "FLIP_E_INTERNAL";
 
@@ -183,6 +185,20 @@ export class RateLimitedError extends FlipError {
 export class ServerUnreachableError extends FlipError {
   constructor(url: string, reason: string, hint: string, options?: ErrorOptions) {
     super("FLIP_E_SERVER_UNREACHABLE", `Cannot reach flip serve at ${url} (${reason}).`, hint, options);
+  }
+}
+
+/** `flip contract` while a rollback target still runs a version that needs what the contract removes. */
+export class ContractBlockedError extends FlipError {
+  constructor(message: string, hint: string) {
+    super("FLIP_E_CONTRACT_BLOCKED", message, hint);
+  }
+}
+
+/** A rollback to a version older than the database's contracted schema (--force overrides). */
+export class SchemaContractedError extends FlipError {
+  constructor(message: string, hint: string) {
+    super("FLIP_E_SCHEMA_CONTRACTED", message, hint);
   }
 }
 

@@ -10,6 +10,7 @@ export const PHASES = [
   "awaiting-approval",
   "awaiting-window",
   "switching",
+  "contracting",
   "verifying-switch",
   "monitoring",
   "rolling-back",
@@ -22,8 +23,11 @@ export type Phase = (typeof PHASES)[number];
 
 export type Outcome = "running" | "succeeded" | "aborted" | "rolled-back" | "failed";
 
-/** What started a deployment: a new version, a manual switch, or a rollback to the standby. */
-export type DeploymentKind = "deploy" | "switch" | "rollback";
+/**
+ * What started a deployment: a new version, a manual switch, a rollback to the standby, or the
+ * database contract (`flip contract`, which moves no traffic).
+ */
+export type DeploymentKind = "deploy" | "switch" | "rollback" | "contract";
 
 const TERMINAL: ReadonlySet<Phase> = new Set(["succeeded", "aborted", "rolled-back", "failed"]);
 const BEFORE_SWITCH: ReadonlySet<Phase> = new Set([

@@ -17,8 +17,12 @@ export function idleSlotFor(liveSlot: Slot | undefined): Slot {
   return liveSlot === undefined ? "blue" : otherSlot(liveSlot);
 }
 
-/** What a slot is doing, as shown by `flip status`. */
-export type SlotState = "empty" | "deploying" | "idle" | "live" | "standby" | "failed" | "stopped";
+/**
+ * What a slot is doing, as shown by `flip status`. A standby may be `scaled-down` (fewer replicas,
+ * still a rollback target: scaled back up and checked first) and then `retired` (stopped; its
+ * version is remembered, and a rollback redeploys it).
+ */
+export type SlotState = "empty" | "deploying" | "idle" | "live" | "standby" | "scaled-down" | "retired" | "failed" | "stopped";
 
 /** Where one replica of a slot can be reached. */
 export interface Endpoint {

@@ -49,9 +49,19 @@ export function registerDashboard(app: Hono, options: DashboardOptions = {}): vo
   app.get("/assets/*", (c) => sendFile(c, root, c.req.path.slice("/assets/".length)));
 }
 
-async function sendFile(c: Context, root: string, name: string): Promise<Response> {
+/**
+ * The file an asset name stands for, or undefined when it is not one the dashboard would serve.
+ * URLs arrive normalised ("/assets/../x" is "/x" by then); this holds even for names that were not.
+ */
+export function assetPath(root: string, name: string): string | undefined {
   const path = join(root, name);
-  if (!SAFE_ASSET.test(name) || !path.startsWith(root + sep) || !(extname(name) in CONTENT_TYPES)) throw missing(name);
+  if (!SAFE_ASSET.test(name) || !path.startsWith(root + sep) || !Object.hasOwn(CONTENT_TYPES, extname(name))) return undefined;
+  return path;
+}
+
+async function sendFile(c: Context, root: string, name: string): Promise<Response> {
+  const path = assetPath(root, name);
+  if (path === undefined) throw missing(name);
   let body: Buffer;
   try {
     body = await readFile(path);

@@ -2,16 +2,16 @@
 // promote), the flows that run them, and reconcile-on-start. The API, CLI and dashboard ask it;
 // it knows drivers only through the Platform, Router and MetricsSource interfaces.
 import { BadRequestError, describeError, EmptySlotError, NoChecksError, NoStandbyError, NotFoundError, NothingRunningError } from "../core/errors.js";
-import { isBeforeSwitch } from "../core/phases.js";
 import { idleSlotFor, otherSlot, SLOTS, type Slot } from "../core/slots.js";
 import type { PlatformEvent } from "../platforms/platform.js";
 import type { DeploymentRecord, EventRecord } from "../store/records.js";
-import { lockedBy } from "../store/store.js";
+import { lockedBy, type BeginDeploymentInput } from "../store/store.js";
 import type { EngineDeps } from "./deps.js";
-import { SwitchGates, type GateOptions } from "./gates.js";
-import { AbortRequested, Run } from "./run.js";
+import { DeploymentFlows, type Finish } from "./flows.js";
+import { StandbyScheduler } from "./retire.js";
+import { Run, ShutdownRequested } from "./run.js";
 import { planSteps } from "./plan.js";
-import { describeFailedChecks, Steps } from "./steps.js";
+import { Steps } from "./steps.js";
 import {
   summarize,
   type ActionOptions,
@@ -24,21 +24,22 @@ import {
   type StatusView,
 } from "./views.js";
 
-/** The reason the engine aborts a run when the controller shuts down: the run is left for reconcile. */
-class ShutdownRequested extends Error {
-  constructor() {
-    super("flip serve is shutting down");
-  }
-}
-
-type Finish = "succeeded" | "aborted" | "rolled-back" | "failed";
-
 export class Engine implements EngineApi {
   private current: Run | undefined;
   private readonly listeners = new Map<string, Set<(event: FlowEvent) => void>>();
   private readonly allListeners = new Set<(event: FlowEvent) => void>();
+  private readonly scheduler: StandbyScheduler;
+  private readonly flows: DeploymentFlows;
 
-  constructor(private readonly deps: EngineDeps) {}
+  constructor(private readonly deps: EngineDeps) {
+    this.scheduler = new StandbyScheduler(deps, {
+      noteToRunning: (message) => {
+        if (this.current) new Steps(this.deps, this.current, this.emit).log(message);
+      },
+      afterRetire: async () => {},
+    });
+    this.flows = new DeploymentFlows(deps, (run, phase, reason) => this.finish(run, phase, reason), this.scheduler);
+  }
 
   // ---- reads -------------------------------------------------------------------------------
 
@@ -49,12 +50,14 @@ export class Engine implements EngineApi {
     for (const slot of SLOTS) {
       const record = store.slot(slot);
       const runtime = await platform.describe(slot);
+      const scheduled = store.standby.pending().filter((action) => action.slot === slot);
       slots[slot] = {
         slot,
         version: record.version,
         state: live === slot ? "live" : record.state,
         replicas: runtime.replicas,
         runningReplicas: runtime.runningReplicas,
+        ...(scheduled.length > 0 ? { scheduled: scheduled.map((action) => ({ action: action.action, at: new Date(action.dueAt).toISOString() })) } : {}),
       };
     }
     const running = store.runningDeployment();
@@ -119,7 +122,7 @@ export class Engine implements EngineApi {
     this.refuseDeploy(version, options);
     const live = await this.deps.router.live();
     const idle = idleSlotFor(live);
-    const record = this.deps.store.beginDeployment({
+    const record = this.begin({
       kind: "deploy",
       version,
       slot: idle,
@@ -137,7 +140,7 @@ export class Engine implements EngineApi {
         data: { switchWindows: this.deps.config.switchWindows.map((w) => w.text), maxRequestRate: this.deps.config.maxRequestRate },
       });
     }
-    return this.launch(record, (run, steps) => this.runDeploy(run, steps, record, { now: options.now ?? false }));
+    return this.launch(record, (run, steps) => this.flows.runDeploy(run, steps, record, { gates: { now: options.now ?? false } }));
   }
 
   async planDeploy(version: string, options: ActionOptions): Promise<DeploymentPlan> {
@@ -167,7 +170,7 @@ export class Engine implements EngineApi {
     if (!target.version || endpoints.length === 0) throw new EmptySlotError(slot, target.version ? `${target.version} is not running there` : "no version runs there");
     if (this.deps.config.checks.length === 0 && !options.force) throw new NoChecksError();
     const live = await this.deps.router.live();
-    const record = this.deps.store.beginDeployment({
+    const record = this.begin({
       kind: "switch",
       version: target.version,
       slot,
@@ -176,9 +179,13 @@ export class Engine implements EngineApi {
       actor: options.actor,
       force: options.force ?? false,
     });
-    return this.launch(record, (run, steps) => this.runSwitch(run, steps, record, !options.force));
+    return this.launch(record, (run, steps) => this.flows.runSwitch(run, steps, record, !options.force));
   }
 
+  /**
+   * Flips back to the standby: instantly when it runs at full size; after scaling it back up and
+   * checking it when it was scaled down; through the full deploy flow when it was retired.
+   */
   async rollback(options: ActionOptions): Promise<DeploymentSummary> {
     const { store, router, platform } = this.deps;
     const running = store.runningDeployment();
@@ -191,8 +198,9 @@ export class Engine implements EngineApi {
     if (target.state === "failed" && !options.force) {
       throw new NoStandbyError(`${standby} runs ${target.version}, which failed its last deployment (pass --force to switch to it anyway)`);
     }
-    if ((await platform.endpoints(standby)).length === 0) throw new NoStandbyError(`${standby} (${target.version}) has no running replica`);
-    const record = store.beginDeployment({
+    const kept = target.state === "scaled-down" || target.state === "retired";
+    if (!kept && (await platform.endpoints(standby)).length === 0) throw new NoStandbyError(`${standby} (${target.version}) has no running replica`);
+    const record = this.begin({
       kind: "rollback",
       version: target.version,
       slot: standby,
@@ -201,7 +209,15 @@ export class Engine implements EngineApi {
       actor: options.actor,
       force: options.force ?? false,
     });
-    return this.launch(record, (run, steps) => this.runRollback(run, steps, record));
+    if (target.state === "retired") {
+      const note = `rollback to ${target.version}: standby ${standby} was retired, so this redeploys it through the full flow — not an instant rollback`;
+      return this.launch(record, (run, steps) => this.flows.runDeploy(run, steps, record, { gates: false, note }));
+    }
+    if (target.state === "scaled-down") {
+      const replicas = store.standby.latest(standby, target.version)?.replicas ?? 1;
+      return this.launch(record, (run, steps) => this.flows.runScaledUpRollback(run, steps, record, replicas));
+    }
+    return this.launch(record, (run, steps) => this.flows.runRollback(run, steps, record));
   }
 
   async abort(options: ActionOptions): Promise<DeploymentSummary> {
@@ -248,7 +264,7 @@ export class Engine implements EngineApi {
       return;
     }
     const state = this.deps.store.slot(event.slot).state;
-    if (state !== "live" && state !== "standby" && state !== "idle") return; // a deploy publishes its slot itself
+    if (state !== "live" && state !== "standby" && state !== "idle" && state !== "scaled-down") return; // a deploy publishes its slot itself
     const steps = new Steps(this.deps, new Run("-"), () => {});
     steps.publishTargets(event.slot).catch((error: unknown) => {
       this.deps.logger.warn({ slot: event.slot, error: describeError(error) }, "could not update the router's targets");
@@ -272,14 +288,17 @@ export class Engine implements EngineApi {
     const running = store.runningDeployment();
     if (running) {
       logger.warn({ deployment: running.id, phase: running.phase, live }, "reconciling a deployment interrupted by a restart");
-      this.launch(running, (run, steps) => this.resume(run, steps, running, live));
+      this.launch(running, (run, steps) => this.flows.resume(run, steps, running, live));
     } else if (live && store.slot(live).state !== "live") {
       new Steps(this.deps, new Run("-"), () => {}).markLive(live);
     }
+    // The standby's schedule is in the store: a restart picks it up where it was.
+    this.scheduler.arm();
   }
 
   /** Stops running flows without finishing them: the next start reconciles them. */
   async stop(): Promise<void> {
+    await this.scheduler.stop();
     const run = this.current;
     if (!run) return;
     run.abortController.abort(new ShutdownRequested());
@@ -295,6 +314,7 @@ export class Engine implements EngineApi {
     this.current = run;
     run.done = (async () => {
       try {
+        await this.scheduler.idle(); // a standby being scaled down or retired right now is left alone until then
         await flow(run, steps);
       } catch (error) {
         if (run.signal.reason instanceof ShutdownRequested) return;
@@ -314,132 +334,24 @@ export class Engine implements EngineApi {
     if (!existing || existing.outcome !== "running") return phase;
     const record = store.finishDeployment(run.id, phase, reason);
     this.deps.logger.info({ deployment: run.id, outcome: phase, reason }, `deployment ${phase}`);
+    // Its old live slot is the live one again (or traffic never moved): nothing of it to retire.
+    if (phase !== "succeeded") store.standby.cancelPlannedBy(run.id, `${run.id} ended ${phase}`);
     this.emit({ type: "finished", deploymentId: run.id, outcome: record.outcome, reason: record.reason, deployment: summarize(record) });
+    // Actions that came due while this deployment ran (its monitor, say) go now.
+    queueMicrotask(() => this.scheduler.arm());
     return phase;
   }
 
-  /** deploying → waiting-ready → checking → (awaiting-approval → awaiting-window) → switching → verifying-switch → monitoring */
-  private async runDeploy(run: Run, steps: Steps, record: DeploymentRecord, gateOptions: GateOptions): Promise<Finish | undefined> {
-    const { slot: idle, fromSlot: live, version } = record;
-    const stayed = `traffic stayed on ${live ?? "nothing"}`;
-    try {
-      await steps.deployIdleSlot(idle, version);
-      await steps.waitForReady(idle);
-      let failures = await steps.runSlotChecks(idle, version);
-      if (failures.length === 0) {
-        const gate = await new SwitchGates(this.deps, run, steps).beforeSwitch(live, gateOptions);
-        if (!gate.go) {
-          await steps.discardIdleSlot(idle);
-          return this.finish(run, "aborted", `${gate.reason}; ${stayed}`);
-        }
-        // A slot that waited (hours, maybe) is checked again: what passed then may not pass now.
-        if (gate.waited) failures = await steps.runSlotChecks(idle, version, "again, right before the switch");
-      }
-      if (failures.length > 0) {
-        await steps.discardIdleSlot(idle);
-        return this.finish(run, "aborted", `${describeFailedChecks(failures)}; ${stayed}`);
-      }
-      this.throwIfAborted(run);
-    } catch (error) {
-      if (run.signal.reason instanceof ShutdownRequested) return undefined;
-      await steps.discardIdleSlot(idle);
-      return this.finish(run, "aborted", `${abortReason(run, error)}; ${stayed}`);
-    }
-    return this.switchAndWatch(run, steps, idle, live, record.actor, true);
+  /**
+   * Takes the deploy lock. A switch or rollback targets the standby, which stops being one: its
+   * schedule is cancelled. (A deploy cancels it when it starts deploying; a contract moves nothing.)
+   */
+  private begin(input: BeginDeploymentInput): DeploymentRecord {
+    const { store } = this.deps;
+    return store.transaction(() => {
+      const record = store.beginDeployment(input);
+      if (input.kind === "switch" || input.kind === "rollback") store.standby.cancelFor(input.slot, `${record.id} (${input.kind} to ${input.slot})`);
+      return record;
+    });
   }
-
-  /** switching → verifying-switch → (monitoring) → done; rolls back on any failure after the switch. */
-  private async switchAndWatch(run: Run, steps: Steps, to: Slot, from: Slot | undefined, actor: string, monitor: boolean): Promise<Finish | undefined> {
-    try {
-      await steps.switchTraffic(to, from, actor);
-      await steps.verifySwitch(to);
-    } catch (error) {
-      if (run.signal.reason instanceof ShutdownRequested) return undefined;
-      return this.rollBackOrFail(run, steps, to, from, `switch to ${to} failed: ${describeError(error)}`);
-    }
-    if (!monitor) return this.finish(run, "succeeded", `traffic on ${to}`);
-    return this.watchAndDecide(run, steps, to, from);
-  }
-
-  private async watchAndDecide(run: Run, steps: Steps, to: Slot, from: Slot | undefined, remainingMs?: number): Promise<Finish | undefined> {
-    const verdict = await steps.watchAfterSwitch(to, remainingMs);
-    if ("interrupted" in verdict) {
-      if (run.signal.reason instanceof ShutdownRequested) return undefined;
-      if (verdict.interrupted === "promoted") return this.finish(run, "succeeded", `promoted by ${verdict.actor}; traffic on ${to}`);
-      return this.rollBackOrFail(run, steps, to, from, `aborted by ${verdict.actor}`);
-    }
-    if (verdict.healthy) return this.finish(run, "succeeded", `traffic on ${to}; ${verdict.note}`);
-    return this.rollBackOrFail(run, steps, to, from, verdict.reason);
-  }
-
-  private async rollBackOrFail(run: Run, steps: Steps, to: Slot, from: Slot | undefined, reason: string): Promise<Finish> {
-    if (!from) return this.finish(run, "failed", `${reason}; no standby to roll back to, traffic stays on ${to}`);
-    try {
-      await steps.rollBack(from, to, reason, "engine");
-      return this.finish(run, "rolled-back", `${reason}; traffic back on ${from}`);
-    } catch (error) {
-      return this.finish(run, "failed", `${reason}; rollback to ${from} failed: ${describeError(error)}`);
-    }
-  }
-
-  private async runSwitch(run: Run, steps: Steps, record: DeploymentRecord, withChecks: boolean): Promise<Finish | undefined> {
-    try {
-      await steps.waitForReady(record.slot);
-      if (withChecks) {
-        const failures = await steps.runSlotChecks(record.slot, record.version);
-        if (failures.length > 0) return this.finish(run, "aborted", `${describeFailedChecks(failures)}; traffic stayed on ${record.fromSlot ?? "nothing"}`);
-      }
-      this.throwIfAborted(run);
-    } catch (error) {
-      if (run.signal.reason instanceof ShutdownRequested) return undefined;
-      return this.finish(run, "aborted", `${abortReason(run, error)}; traffic stayed on ${record.fromSlot ?? "nothing"}`);
-    }
-    return this.switchAndWatch(run, steps, record.slot, record.fromSlot, record.actor, false);
-  }
-
-  /** Rollback needs no version: it flips to the standby once it answers its readiness probe. */
-  private async runRollback(run: Run, steps: Steps, record: DeploymentRecord): Promise<Finish | undefined> {
-    try {
-      await steps.waitForReady(record.slot);
-      this.throwIfAborted(run);
-    } catch (error) {
-      if (run.signal.reason instanceof ShutdownRequested) return undefined;
-      return this.finish(run, "aborted", `standby ${record.slot} is not ready: ${abortReason(run, error)}; traffic stayed on ${record.fromSlot ?? "nothing"}`);
-    }
-    return this.switchAndWatch(run, steps, record.slot, record.fromSlot, record.actor, false);
-  }
-
-  /** After a restart: finish what the store says was happening, so traffic is on a checked slot. */
-  private async resume(run: Run, steps: Steps, record: DeploymentRecord, live: Slot | undefined): Promise<Finish | undefined> {
-    const { slot: target, fromSlot: previous, phase } = record;
-    const switched = live === target && (phase === "switching" || !isBeforeSwitch(phase));
-    if (phase === "rolling-back" && previous) {
-      await steps.rollBack(previous, target, record.reason ?? "rollback interrupted by a restart", "engine");
-      return this.finish(run, "rolled-back", `${record.reason ?? "rolled back"}; completed after a restart of flip serve`);
-    }
-    if (!switched) {
-      if (record.kind === "deploy") await steps.discardIdleSlot(target);
-      return this.finish(run, "aborted", `flip serve stopped during ${phase}; traffic stayed on ${live ?? "nothing"}`);
-    }
-    if (record.kind !== "deploy") {
-      steps.markLive(target);
-      return this.finish(run, "succeeded", `traffic on ${target} (completed before a restart of flip serve)`);
-    }
-    steps.markLive(target);
-    steps.log(`resuming after a restart of flip serve: ${target} is live and passed its checks`);
-    const monitoringStart = this.deps.store.phasesOf(record.id).find((p) => p.phase === "monitoring")?.startedAt;
-    const elapsed = monitoringStart === undefined ? 0 : this.deps.clock.now() - monitoringStart;
-    const remainingMs = Math.max(this.deps.config.monitor.interval, this.deps.config.monitor.duration - elapsed);
-    return this.watchAndDecide(run, steps, target, previous, remainingMs);
-  }
-
-  private throwIfAborted(run: Run): void {
-    if (run.signal.aborted) throw run.signal.reason;
-  }
-}
-
-function abortReason(run: Run, error: unknown): string {
-  if (run.abortedBy) return `aborted by ${run.abortedBy}`;
-  if (error instanceof AbortRequested) return error.message;
-  return describeError(error);
 }

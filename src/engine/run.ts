@@ -10,6 +10,13 @@ export class AbortRequested extends Error {
   }
 }
 
+/** The reason the engine aborts a run when the controller shuts down: the run is left for reconcile. */
+export class ShutdownRequested extends Error {
+  constructor() {
+    super("flip serve is shutting down");
+  }
+}
+
 export class Run {
   readonly id: string;
   /** Aborted when someone runs `flip abort` (reason: AbortRequested). */

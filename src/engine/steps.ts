@@ -50,8 +50,10 @@ export class Steps {
     this.deps.logger.info({ deployment: this.run.id }, message);
   }
 
-  async deployIdleSlot(slot: Slot, version: string): Promise<void> {
-    this.enterPhase("deploying", `${version} to ${slot}`);
+  async deployIdleSlot(slot: Slot, version: string, note?: string): Promise<void> {
+    this.enterPhase("deploying", `${version} to ${slot}${note ? ` (${note})` : ""}`);
+    // The slot stops being a standby here (not when the deployment began: a failed expand changes nothing).
+    this.deps.store.standby.cancelFor(slot, `${this.run.id} deploys ${version} there`);
     this.deps.store.updateSlot(slot, { version, state: "deploying" });
     await this.deps.router.setTargets(slot, []); // nothing reaches a half-deployed slot, not even the preview
     await this.deps.platform.deploy(slot, version, this.run.signal);
@@ -232,6 +234,30 @@ export class Steps {
       await this.deps.router.verify(to, this.deps.config.verifyTimeout);
     } catch (error) {
       this.log(`rolled back to ${to}, but the router could not confirm it yet: ${describeError(error)}`);
+    }
+  }
+
+  /**
+   * A rollback to a scaled-down standby: back to the size it had before traffic may return to it.
+   * Returns how many replicas it had, so a failed check can put it back as it was.
+   */
+  async scaleUpStandby(slot: Slot, version: string, replicas: number): Promise<number> {
+    const { replicas: had } = await this.deps.platform.describe(slot);
+    this.enterPhase(
+      "deploying",
+      `standby ${slot} (${version}) was scaled down to ${had} replica${had === 1 ? "" : "s"}: scaling it back up to ${replicas}, waiting until it is ready and running the checks before the switch — this rollback is not instant`,
+    );
+    if (had < replicas) await this.deps.platform.scale(slot, replicas);
+    return had;
+  }
+
+  /** The scaled-up standby failed its checks: it stays a scaled-down standby, as it was. */
+  async scaleDownAgain(slot: Slot, replicas: number): Promise<void> {
+    try {
+      await this.deps.platform.scale(slot, replicas);
+      await this.publishTargets(slot);
+    } catch (error) {
+      this.log(`could not scale ${slot} back down to ${replicas}: ${describeError(error)}`);
     }
   }
 

@@ -12,6 +12,8 @@ export interface SlotView {
   state: SlotState;
   replicas: number;
   runningReplicas: number;
+  /** A standby's upcoming scale-down and retirement (retire: in flip.yaml), earliest first. */
+  scheduled?: { action: "scale-down" | "retire"; at: string }[];
 }
 
 export interface StatusView {

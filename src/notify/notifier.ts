@@ -34,6 +34,7 @@ export class Notifier {
   private readonly queues: TargetQueue[];
   private readonly closing = new AbortController();
   private readonly agent = new Agent({ keepAliveTimeout: 1_000 });
+  private closed: Promise<void> | undefined;
 
   constructor(
     targets: readonly NotifyTarget[],
@@ -66,14 +67,21 @@ export class Notifier {
 
   /** Resolves once every queued message was delivered or given up on (for tests and shutdown). */
   async idle(): Promise<void> {
-    while (this.queues.some((queue) => queue.running)) await Promise.all(this.queues.map((queue) => queue.running));
+    for (;;) {
+      const running = this.queues.flatMap((queue) => (queue.running ? [queue.running] : []));
+      if (running.length === 0) return;
+      await Promise.all(running);
+    }
   }
 
-  /** Stops retrying and abandons posts in flight. */
-  async close(): Promise<void> {
-    this.closing.abort(new Error("flip serve is shutting down"));
-    await this.idle();
-    await this.agent.close();
+  /** Stops retrying and abandons posts in flight. Safe to call twice. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing.abort(new Error("flip serve is shutting down"));
+      await this.idle();
+      await this.agent.close();
+    })();
+    return this.closed;
   }
 
   private async drain(queue: TargetQueue): Promise<void> {

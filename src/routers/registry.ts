@@ -2,6 +2,7 @@
 import type { FlipConfig } from "../config/schema.js";
 import { AwsAlbRouter } from "./aws-alb/aws-alb-router.js";
 import { BuiltinRouter } from "./builtin/builtin-router.js";
+import { CaddyRouter } from "./caddy/caddy-router.js";
 import { DnsRouter } from "./dns/dns-router.js";
 import { HaproxyRouter } from "./haproxy/haproxy-router.js";
 import { createKubernetesServiceRouter } from "./kubernetes-service/kubernetes-service-router.js";
@@ -22,6 +23,7 @@ const factories: Factories = {
   dns: (section, _config, context) => new DnsRouter(section, context),
   nginx: (section, config, context) => new NginxRouter(section, context, { configDir: config.dir }),
   haproxy: (section, _config, context) => new HaproxyRouter(section, context),
+  caddy: (section, _config, context) => new CaddyRouter(section, context),
 };
 
 export function createRouter(config: FlipConfig, context: RouterContext): Router {

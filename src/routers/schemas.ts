@@ -2,11 +2,12 @@
 import { z } from "zod";
 import { awsAlbRouterSchema } from "./aws-alb/config.js";
 import { builtinRouterSchema } from "./builtin/config.js";
+import { caddyRouterSchema } from "./caddy/config.js";
 import { dnsRouterSchema } from "./dns/config.js";
 import { haproxyRouterSchema } from "./haproxy/config.js";
 import { kubernetesServiceRouterSchema } from "./kubernetes-service/config.js";
 import { nginxRouterSchema } from "./nginx/config.js";
 import { route53RouterSchema } from "./route53/config.js";
 
-export const routerConfigSchema = z.discriminatedUnion("kind", [builtinRouterSchema, kubernetesServiceRouterSchema, awsAlbRouterSchema, route53RouterSchema, dnsRouterSchema, nginxRouterSchema, haproxyRouterSchema]);
+export const routerConfigSchema = z.discriminatedUnion("kind", [builtinRouterSchema, kubernetesServiceRouterSchema, awsAlbRouterSchema, route53RouterSchema, dnsRouterSchema, nginxRouterSchema, haproxyRouterSchema, caddyRouterSchema]);
 export type RouterConfig = z.output<typeof routerConfigSchema>;

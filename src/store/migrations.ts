@@ -130,7 +130,61 @@ const schema1: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [schema1];
+// Schema 2: the cheap standby's schedule (retire.scaleDownAfter / retire.retireAfter). One row per
+// planned action on a standby slot; it stays pending until done, cancelled or failed, and records
+// what happened. Rows are kept as history; the partial index serves the scheduler's one question.
+const schema2: Migration = {
+  version: 2,
+  description: "standby_actions: when a standby slot is scaled down and retired",
+  up(db) {
+    db.exec(`
+      CREATE TABLE standby_actions (
+        id            INTEGER PRIMARY KEY,
+        slot          TEXT NOT NULL CHECK (slot IN ('blue', 'green')),
+        action        TEXT NOT NULL,
+        version       TEXT NOT NULL,
+        deployment_id TEXT NOT NULL REFERENCES deployments (id),
+        due_at        INTEGER NOT NULL,
+        replicas      INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL,
+        done_at       INTEGER,
+        outcome       TEXT,
+        note          TEXT,
+        CHECK ((done_at IS NULL) = (outcome IS NULL))
+      );
+      CREATE INDEX standby_actions_pending ON standby_actions (due_at, id) WHERE done_at IS NULL;
+    `);
+  },
+};
+
+// Schema 3: the app's database migrations that Flip ran (migrations.expand / migrations.contract),
+// for which version. A row is written when the command starts (finished_at NULL while it runs, or
+// forever if flip serve died meanwhile), so "did the contract for v2 run?" has a recorded answer.
+const schema3: Migration = {
+  version: 3,
+  description: "database_migrations: the expand and contract commands run for each version",
+  up(db) {
+    db.exec(`
+      CREATE TABLE database_migrations (
+        id               INTEGER PRIMARY KEY,
+        deployment_id    TEXT NOT NULL REFERENCES deployments (id),
+        kind             TEXT NOT NULL CHECK (kind IN ('expand', 'contract')),
+        version          TEXT NOT NULL,
+        previous_version TEXT,
+        command          TEXT NOT NULL,
+        started_at       INTEGER NOT NULL,
+        finished_at      INTEGER,
+        ok               INTEGER CHECK (ok IN (0, 1)),
+        message          TEXT,
+        output           TEXT,
+        CHECK ((finished_at IS NULL) = (ok IS NULL))
+      );
+      CREATE INDEX database_migrations_by_version ON database_migrations (version, kind, id);
+    `);
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [schema1, schema2, schema3];
 
 /** The schema version this build of Flip writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -15,6 +15,8 @@ import { prepareDriverStateStatements, SqliteDriverState, type DriverStateStatem
 import { openDatabase } from "./open.js";
 import type { DeploymentRecord, EventRecord, PhaseRecord, SampleRecord, SlotRecord } from "./records.js";
 import { bit, toCheckResult, toDeploymentRecord, toEventRecord, toJsonColumn, toPhaseRecord, toSampleRecord, toSlotRecord } from "./rows.js";
+import { DatabaseMigrations } from "./database-migrations.js";
+import { StandbySchedule } from "./standby.js";
 import { prepareStatements, type Statements } from "./statements.js";
 
 export interface StoreOptions {
@@ -88,6 +90,10 @@ export class Store {
   private readonly clock: Clock;
   private readonly statements: Statements;
   private readonly driverStatements: DriverStateStatements;
+  /** When the standby slot is scaled down and retired (retire: in flip.yaml). */
+  readonly standby: StandbySchedule;
+  /** The app's expand and contract commands that ran, for which version (migrations: in flip.yaml). */
+  readonly databaseMigrations: DatabaseMigrations;
 
   /** Creates the folder, opens the file, sets WAL + busy_timeout + foreign_keys, runs pending migrations. */
   static open(path: string, options: StoreOptions = {}): Store {
@@ -108,6 +114,8 @@ export class Store {
     this.clock = clock;
     this.statements = prepareStatements(db);
     this.driverStatements = prepareDriverStateStatements(db);
+    this.standby = new StandbySchedule(db, clock);
+    this.databaseMigrations = new DatabaseMigrations(db, clock);
   }
 
   close(): void {

@@ -37,6 +37,8 @@ function rollbackCheck(status, target, label) {
   const view = status.slots[target];
   if (!view.version || view.state === "empty" || view.state === "stopped") return { ok: false, why: `No standby: ${target} runs nothing.` };
   if (view.state === "failed") return { ok: false, why: `${label(target)} failed its last deployment (\`flip rollback --force\` goes there anyway).` };
+  if (view.state === "retired") return { ok: true, target, why: `Not instant: ${target} was retired, so ${view.version} is deployed again first.` };
+  if (view.state === "scaled-down") return { ok: true, target, why: `${label(target)} is scaled down: scaled back up and checked first.` };
   if (view.runningReplicas === 0) return { ok: false, why: `${label(target)} has no running replica.` };
   return { ok: true, target, why: `Instant: ${view.version} still runs on ${target}.` };
 }
@@ -130,7 +132,10 @@ export function wireActions(page) {
     const status = page.status();
     const target = other(status.live);
     void run("Rollback", async () => {
-      const message = `Traffic will move from ${slotLabel(status.live, status.slots[status.live].version)} to ${slotLabel(target, status.slots[target].version)}, at once.`;
+      const from = slotLabel(status.live, status.slots[status.live].version);
+      const to = slotLabel(target, status.slots[target].version);
+      const when = { retired: `once ${status.slots[target].version} has been deployed to ${target} again and checked (it was retired)`, "scaled-down": `once ${target} is scaled back up and checked` };
+      const message = `Traffic will move from ${from} to ${to}, ${when[status.slots[target].state] ?? "at once"}.`;
       if (!(await page.confirm({ title: "Roll back?", message, confirmLabel: "Roll back", danger: true }))) return;
       started("Rollback", await postJson("/api/rollback", {}));
     });

@@ -16,7 +16,11 @@ export class ApiError extends Error {
   }
 }
 
-/** Set by the page: shows the token dialog and resolves with the token, or undefined if the person cancels. */
+/**
+ * Set by the page: shows the token dialog and resolves with the token, or undefined if the person
+ * cancels. Asked with { refused, message, read }: `read` when only reading needs it (a listener
+ * beyond loopback), so a page that was told "no" once need not ask again every second.
+ */
 let tokenPrompt = async () => undefined;
 
 export function onTokenNeeded(prompt) {
@@ -67,7 +71,7 @@ async function call(method, path, body) {
     if (response.status === 401) {
       const hadToken = currentToken() !== undefined;
       if (hadToken) rememberToken(undefined);
-      const token = await tokenPrompt({ refused: refused || hadToken, message: parsed?.error?.message });
+      const token = await tokenPrompt({ refused: refused || hadToken, message: parsed?.error?.message, read: method === "GET" });
       if (!token) throw new ApiError(401, parsed);
       rememberToken(token);
       refused = true;
@@ -104,7 +108,7 @@ export function followEvents({ onEvent, onOpen, onDown }) {
         const response = await fetch("/api/events", { headers: authHeaders({ accept: "text/event-stream" }), cache: "no-store" });
         if (response.status === 401) {
           // Reads need the token on a listener that is not loopback: ask once, then try again.
-          const token = await tokenPrompt({ refused: currentToken() !== undefined, message: "Reading this server's events needs the token." });
+          const token = await tokenPrompt({ refused: currentToken() !== undefined, message: "Reading this server's events needs the token.", read: true });
           if (token) rememberToken(token);
           else while (currentToken() === undefined) await sleep(1_000); // until the person gives one elsewhere on the page
           continue;
@@ -118,7 +122,7 @@ export function followEvents({ onEvent, onOpen, onDown }) {
       }
       onDown();
       await sleep(backoffMs);
-      backoffMs = Math.min(backoffMs * 2, 5_000);
+      backoffMs = Math.min(backoffMs * 2, 2_500); // a restarted flip serve is back within seconds
     }
   })();
 }

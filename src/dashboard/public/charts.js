@@ -7,7 +7,7 @@ const COLORS = { blue: "#2563eb", green: "#16a34a" };
 const FILLS = { blue: "rgba(37, 99, 235, 0.10)", green: "rgba(22, 163, 74, 0.10)" };
 const HEIGHT_PX = 170;
 /** A history shorter than the window (flip serve started recently) is drawn at least this wide. */
-const MIN_SPAN_SECONDS = 120;
+const MIN_SPAN_SECONDS = 60;
 
 const CHARTS = [
   { id: "chart-rate", key: "requestRate", unit: "/s", scale: (v) => v, floor: 1, labels: true },
@@ -79,6 +79,13 @@ export class TrafficCharts {
     return [Math.max(end - WINDOW_SECONDS, Math.min(first, end - MIN_SPAN_SECONDS)), end];
   }
 
+  /** The newest point of each slot ({ requestRate, errorRate, p99Ms }), or undefined before the first one. */
+  latest() {
+    if (this.times.length === 0) return undefined;
+    const pick = (slot) => ({ requestRate: this.columns[slot].requestRate.at(-1), errorRate: this.columns[slot].errorRate.at(-1), p99Ms: this.columns[slot].p99Ms.at(-1) });
+    return { blue: pick("blue"), green: pick("green") };
+  }
+
   /** When the history began, if that is within the window (else undefined). */
   startedWithinWindow() {
     const first = this.times[0];
@@ -102,7 +109,7 @@ export class TrafficCharts {
         y: { range: (u, min, max) => [0, Math.max(chart.floor, (max ?? 0) * 1.15)] },
       },
       axes: [
-        { stroke: "#475569", grid: { stroke: "#e2e8f0", width: 1 }, ticks: { stroke: "#e2e8f0" }, values: (u, ticks, space, index, step) => ticks.map((tick) => timeTick(tick, step)) },
+        { stroke: "#475569", space: 78, grid: { stroke: "#e2e8f0", width: 1 }, ticks: { stroke: "#e2e8f0" }, values: (u, ticks, space, index, step) => ticks.map((tick) => timeTick(tick, step)) },
         { stroke: "#475569", grid: { stroke: "#e2e8f0", width: 1 }, ticks: { stroke: "#e2e8f0" }, size: 48, values: (u, ticks) => ticks.map((tick) => formatTick(tick)) },
       ],
       series: [{}, series("blue"), series("green")],

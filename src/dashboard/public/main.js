@@ -25,6 +25,9 @@ const state = {
   clockOffsetMs: 0,
   connected: false,
   streamOpen: false,
+  /** How often the event stream was opened, and how many events it brought (shown as data- attributes, for tests and curious people). */
+  streamOpens: 0,
+  eventsSeen: 0,
 };
 
 const charts = new TrafficCharts();
@@ -38,6 +41,7 @@ async function refreshStatus() {
     setConnected(true);
   } catch (error) {
     if (error instanceof TypeError) setConnected(false); // network: flip serve is down or restarting
+    if (error.status === 401) showBanner("This Flip server shows nothing without its control token (it listens beyond loopback): use “Enter token” at the top.");
     return;
   }
   const wanted = state.status.deployment?.id ?? state.history[0]?.id;
@@ -87,6 +91,7 @@ async function refreshTraffic() {
     if (trafficSince === undefined) charts.replace(series);
     else charts.append(series);
     trafficSince = series.times.at(-1) ?? trafficSince;
+    if (state.status) renderNow(state.status, charts.latest());
     const began = charts.startedWithinWindow();
     document.getElementById("traffic-since").textContent = began ? `since ${clockTime(began)}, when flip serve started` : "";
   } catch {
@@ -116,8 +121,10 @@ function refreshSoon(withHistory) {
 }
 
 function onEvent(type, event) {
+  state.eventsSeen += 1;
   if (type === "sample" && event.remainingMs !== undefined) state.liveSample = { deploymentId: event.deploymentId, remainingMs: event.remainingMs, receivedAt: Date.now() };
   refreshSoon(type === "finished" || type === "phase");
+  renderConnection();
 }
 
 // ---- drawing ------------------------------------------------------------------------------
@@ -127,19 +134,23 @@ function render() {
   if (status) {
     document.getElementById("app-name").textContent = status.app;
     document.title = status.live ? `${status.slots[status.live].version ?? "?"} on ${status.live} · ${status.app} · Flip` : `${status.app} · Flip`;
-    const where = [status.router.kind === "builtin" ? "built-in proxy" : `router ${status.router.kind}`, status.router.listen ? `traffic on ${status.router.listen}` : undefined, status.router.preview ? `preview ${status.router.preview}` : undefined, `platform ${status.platform.kind}`];
-    document.getElementById("router-info").textContent = where.filter(Boolean).join(" · ");
-    renderNow(status);
+    const router = status.router.kind === "builtin" ? "built-in proxy" : `router ${status.router.kind}`;
+    document.getElementById("router-info").textContent = `${router} · platform ${status.platform.kind}`;
+    renderNow(status, charts.latest());
   }
   renderDeployment({ detail: state.detail, monitor: state.monitor, liveSample: state.liveSample, now: serverNow() });
   renderActions(status, state.connected);
 }
 
+function showBanner(text) {
+  const banner = document.getElementById("banner");
+  banner.hidden = text === undefined;
+  banner.textContent = text ?? "";
+}
+
 function setConnected(connected) {
   state.connected = connected;
-  const banner = document.getElementById("banner");
-  banner.hidden = connected;
-  if (!connected) banner.textContent = "Lost contact with flip serve. Retrying… (this page updates by itself once it is back)";
+  showBanner(connected ? undefined : "Lost contact with flip serve. Retrying… (this page updates by itself once it is back)");
   renderConnection();
   renderActions(state.status, connected);
 }
@@ -149,6 +160,8 @@ function renderConnection() {
   const live = state.connected && state.streamOpen;
   element.textContent = live ? "live" : state.connected ? "reconnecting…" : "offline";
   element.dataset.state = live ? "live" : state.connected ? "reconnecting" : "offline";
+  element.dataset.opens = String(state.streamOpens);
+  element.dataset.events = String(state.eventsSeen);
   const tokenButton = document.getElementById("token-button");
   tokenButton.textContent = currentToken() ? "Forget token" : "Enter token";
 }
@@ -178,8 +191,11 @@ function confirmDialog({ title, message, detail, confirmLabel = "Confirm", dange
 }
 
 let tokenAsked;
+/** Set when the person cancels the dialog: reads stop asking until they click "Enter token". */
+let tokenDeclined = false;
 /** One token dialog at a time, however many requests were refused meanwhile. */
-function askToken({ refused, message } = {}) {
+function askToken({ refused, message, read = false } = {}) {
+  if (read && tokenDeclined && !tokenAsked) return Promise.resolve(undefined);
   tokenAsked ??= new Promise((resolve) => {
     const dialog = document.getElementById("token-dialog");
     const input = document.getElementById("token-input");
@@ -193,6 +209,7 @@ function askToken({ refused, message } = {}) {
       () => {
         tokenAsked = undefined;
         const token = dialog.returnValue === "ok" ? input.value.trim() : "";
+        tokenDeclined = !token;
         renderConnection();
         resolve(token || undefined);
       },
@@ -211,7 +228,10 @@ document.getElementById("token-button").addEventListener("click", async () => {
   if (currentToken()) rememberToken(undefined);
   else {
     const token = await askToken({ message: "Enter the control token of this Flip server (control.token in flip.yaml)." });
-    if (token) rememberToken(token);
+    if (token) {
+      rememberToken(token);
+      void refreshAll();
+    }
   }
   renderConnection();
 });
@@ -234,6 +254,7 @@ followEvents({
   onEvent,
   onOpen: () => {
     state.streamOpen = true;
+    state.streamOpens += 1;
     renderConnection();
     void refreshAll();
   },

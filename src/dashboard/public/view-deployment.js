@@ -8,6 +8,7 @@ const EXPECTED = {
   deploy: ["queued", "deploying", "waiting-ready", "checking", "switching", "verifying-switch", "monitoring"],
   switch: ["queued", "waiting-ready", "checking", "switching", "verifying-switch"],
   rollback: ["queued", "waiting-ready", "switching", "verifying-switch"],
+  contract: ["queued", "contracting"],
 };
 const TERMINAL = new Set(["succeeded", "aborted", "rolled-back", "failed"]);
 
@@ -45,6 +46,7 @@ function summary(detail, now) {
     deploy: detail.outcome === "running" ? "Deploying" : "Deploy of",
     switch: detail.outcome === "running" ? "Switching traffic to" : "Switch to",
     rollback: detail.outcome === "running" ? "Rolling back to" : "Rollback to",
+    contract: detail.outcome === "running" ? "Contracting for" : "Contract for",
   };
   const started = Date.parse(detail.startedAt);
   const took = detail.durationMs ?? now - started;
@@ -131,7 +133,9 @@ function checks(detail) {
 
 function monitorPanel({ detail, monitor, liveSample, now }) {
   const heading = h("h3", {}, "Monitor");
-  if (detail.kind !== "deploy") return h("div", { class: "monitor" }, heading, h("p", { class: "muted" }, "Switches and rollbacks are a person's decision: no monitor window."));
+  if (detail.kind !== "deploy" && detail.phases.every((p) => p.phase !== "monitoring")) {
+    return h("div", { class: "monitor" }, heading, h("p", { class: "muted" }, `A ${detail.kind} is a person's decision: no monitor window.`));
+  }
   if (!monitor) return h("div", { class: "monitor" }, heading);
   const latest = detail.samples.at(-1);
   const rows = monitor.rules.map((rule) => {

@@ -18,7 +18,6 @@ export function renderHistory(deployments) {
       h("td", {}, outcomeBadge(deployment.outcome)),
       h("td", { class: "reason-cell" }, deployment.reason ?? (deployment.outcome === "running" ? deployment.phase : "")),
       h("td", { class: "num nowrap" }, duration(deployment.durationMs)),
-      h("td", { class: "muted nowrap" }, deployment.actor),
     ),
   );
   fill(
@@ -26,7 +25,7 @@ export function renderHistory(deployments) {
     h(
       "table",
       { class: "table" },
-      h("thead", {}, h("tr", {}, ["started", "version", "slot", "outcome", "reason", "took", "by"].map((name) => h("th", { class: name === "took" ? "num" : "" }, name)))),
+      h("thead", {}, h("tr", {}, ["started", "version", "slot", "outcome", "reason", "took"].map((name) => h("th", { class: name === "took" ? "num" : "" }, name)))),
       h("tbody", {}, rows),
     ),
   );
@@ -43,9 +42,8 @@ export function renderAudit(events) {
       "tr",
       {},
       h("td", { class: "nowrap" }, dateTime(event.at)),
-      h("td", { class: "actor" }, event.actor),
-      h("td", {}, h("code", { class: "event-kind" }, event.kind), h("div", { class: "event-message" }, event.message)),
+      h("td", {}, h("code", { class: "event-kind" }, event.kind), h("span", { class: "actor" }, ` by ${event.actor}`), h("div", { class: "event-message" }, event.message)),
     ),
   );
-  fill(body, h("table", { class: "table" }, h("thead", {}, h("tr", {}, h("th", {}, "when"), h("th", {}, "who"), h("th", {}, "what"))), h("tbody", {}, rows)));
+  fill(body, h("table", { class: "table" }, h("thead", {}, h("tr", {}, h("th", {}, "when"), h("th", {}, "who did what"))), h("tbody", {}, rows)));
 }

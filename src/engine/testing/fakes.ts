@@ -123,27 +123,33 @@ export class FakeRouter implements Router {
 export class FakeMetrics implements MetricsSource {
   readonly name = "fake";
   readonly ratePerSecond: Record<Slot, number> = { blue: 0, green: 0 };
-  private readonly counted: Record<Slot, { at: number; requests: number }>;
+  /** The share of those requests that fail (0–1). */
+  readonly errorShare: Record<Slot, number> = { blue: 0, green: 0 };
+  private readonly counted: Record<Slot, { at: number; requests: number; errors: number }>;
 
   constructor(private readonly clock: Clock) {
-    this.counted = { blue: { at: clock.now(), requests: 0 }, green: { at: clock.now(), requests: 0 } };
+    this.counted = { blue: { at: clock.now(), requests: 0, errors: 0 }, green: { at: clock.now(), requests: 0, errors: 0 } };
   }
 
-  /** Changes a slot's rate from now on. */
-  setRate(slot: Slot, perSecond: number): void {
+  /** Changes a slot's rate (and share of errors) from now on. */
+  setRate(slot: Slot, perSecond: number, errorShare = 0): void {
     this.advance(slot);
     this.ratePerSecond[slot] = perSecond;
+    this.errorShare[slot] = errorShare;
   }
 
   async read(slot: Slot): Promise<TrafficSnapshot> {
     this.advance(slot);
-    return { at: this.clock.now(), requests: Math.floor(this.counted[slot].requests), errors: 0, inFlight: 0, latencyCounts: [] };
+    const { requests, errors } = this.counted[slot];
+    return { at: this.clock.now(), requests: Math.floor(requests), errors: Math.floor(errors), inFlight: 0, latencyCounts: [] };
   }
 
   private advance(slot: Slot): void {
     const now = this.clock.now();
     const counted = this.counted[slot];
-    counted.requests += (this.ratePerSecond[slot] * (now - counted.at)) / 1000;
+    const requests = (this.ratePerSecond[slot] * (now - counted.at)) / 1000;
+    counted.requests += requests;
+    counted.errors += requests * this.errorShare[slot];
     counted.at = now;
   }
 }

@@ -42,13 +42,22 @@ platform: { kind: static, slots: { blue: { url: "http://127.0.0.1:41000" }, gree
 router: { kind: builtin, listen: "127.0.0.1:0" }
 checks:
   - { name: smoke, command: "exit 0" }
-monitor: { duration: 2s, interval: 1s, minRequests: 1000000, rules: ["errorRate < 5%"] }
+__MONITOR__
 `;
+const QUIET_MONITOR = 'monitor: { duration: 2s, interval: 1s, minRequests: 1000000, rules: ["errorRate < 5%"] }';
 
-/** `extra` is appended to BASE_CONFIG (top-level keys). `start` sets the ManualClock. */
-export async function fakeHarness(extra = "", options: { start?: number; replicas?: number } = {}): Promise<FakeHarness> {
+export interface FakeHarnessOptions {
+  /** Where the ManualClock starts (default Wednesday 2026-01-14 12:00 UTC). */
+  start?: number;
+  replicas?: number;
+  /** The `monitor:` line; by default windows are never judged (minRequests is out of reach). */
+  monitor?: string;
+}
+
+/** `extra` is appended to BASE_CONFIG (top-level keys). */
+export async function fakeHarness(extra = "", options: FakeHarnessOptions = {}): Promise<FakeHarness> {
   const dir = mkdtempSync(join(tmpdir(), "flip-engine-fake-"));
-  const config = parseConfigText(BASE_CONFIG + extra, join(dir, "flip.yaml"));
+  const config = parseConfigText(BASE_CONFIG.replace("__MONITOR__", options.monitor ?? QUIET_MONITOR) + extra, join(dir, "flip.yaml"));
   const clock = new ManualClock(options.start ?? Date.UTC(2026, 0, 14, 12));
   const store = Store.open(config.statePath, { clock });
   const platform = new FakePlatform(options.replicas ?? 2);

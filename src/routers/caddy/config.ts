@@ -7,7 +7,11 @@ import { durationOr } from "../../config/fields.js";
 const dialAddress = z
   .string()
   .trim()
-  .regex(/^([a-z0-9]+\/)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/, 'expected a Caddy dial address host:port, e.g. "10.0.0.5:8080" or "app-blue.internal:8080"');
+  // Caddy takes any string here and fails only when it dials: the check is Flip's to make.
+  .refine((text) => {
+    const port = /^([a-z0-9]+\/)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(text)?.[3];
+    return port !== undefined && Number(port) >= 1 && Number(port) <= 65535;
+  }, 'expected a Caddy dial address host:port, e.g. "10.0.0.5:8080" or "app-blue.internal:8080"');
 
 export const caddyRouterSchema = z
   .object({

@@ -85,8 +85,8 @@ describe("DnsRouter against BIND", () => {
     return pino({ level: "info" }, sink);
   }
 
-  async function setUp(records: string[] = [`shop 60 IN A ${BLUE}`]): Promise<BindServer> {
-    bind = await startBind({ records });
+  async function setUp(records: string[] = [`shop 60 IN A ${BLUE}`], updateRule?: string): Promise<BindServer> {
+    bind = await startBind({ records, ...(updateRule ? { updateRule } : {}) });
     state = new MemoryDriverState();
     clock = new InstantClock();
     events = [];
@@ -156,6 +156,26 @@ describe("DnsRouter against BIND", () => {
     expect(await aaaa.live()).toBe("blue");
     await aaaa.switchTo("green");
     expect(server.dig(`v6.${ZONE}`, "AAAA")).toEqual(["2001:db8::20"]);
+  });
+
+  it("reads an answer too big for UDP over TCP, and writes one", async () => {
+    // 90 addresses: over 1232 bytes (what Flip asks for over UDP), under BIND's 100 records per set.
+    const many = Array.from({ length: 90 }, (_, index) => `10.0.0.${index + 1}`);
+    const server = await setUp(many.map((address) => `big 60 IN A ${address}`));
+    const big = router({ recordName: `big.${ZONE}`, slots: { blue: { value: many }, green: { value: [...many.slice(1), "10.9.9.9"] } } });
+    expect(await big.live()).toBe("blue");
+    await big.switchTo("green");
+    expect(server.dig(`big.${ZONE}`)).toContain("10.9.9.9");
+    expect(await big.live()).toBe("green");
+  });
+
+  it("works with the README's update-policy, which lets the key change that one record only", async () => {
+    const server = await setUp([`shop 60 IN A ${BLUE}`, `www 60 IN A ${BLUE}`], `update-policy { grant ${KEY_NAME} name ${RECORD}. A; };`);
+    await router().switchTo("green");
+    expect(server.dig(RECORD).sort()).toEqual(GREEN);
+    const other = router({ recordName: `www.${ZONE}` });
+    await expect(other.switchTo("green")).rejects.toThrow(/refused the update of record www\.example\.test A .*\(REFUSED\)/);
+    expect(server.dig(`www.${ZONE}`)).toEqual([BLUE]);
   });
 
   describe("refused updates change nothing and say what to check", () => {

@@ -19,11 +19,22 @@ export interface NginxRouterOptions {
 }
 
 /**
- * switchTo() and verify() want this many answers in a row from the new slot, each on a new
- * connection: just after a reload, old and new workers both accept for a moment, so one answer
- * proves little.
+ * When switchTo() and verify() believe a slot answers: this many answers in a row from it, each on
+ * a new connection — and, after a reload, not before STEADY_MS have passed since the new slot
+ * first answered. On a reload, nginx's master starts the new workers, sleeps 100 ms, and only then
+ * tells the old ones to stop accepting (ngx_master_process_cycle): for those 100 ms a new
+ * connection may reach either configuration. STEADY_MS is that window with a margin for a busy
+ * machine.
  */
-export const VERIFY_CONFIRMATIONS = 3;
+export const STEADY_ANSWERS = 3;
+export const STEADY_MS = 250;
+
+/** The last reload this router made, until its old workers can no longer take a connection. */
+interface PendingReload {
+  slot: Slot;
+  /** When a probe first reached the new configuration (so its workers were running). */
+  firstAnsweredAt?: number;
+}
 
 export class NginxRouter implements Router {
   readonly kind = "nginx";
@@ -35,6 +46,7 @@ export class NginxRouter implements Router {
   private readonly upstream: string;
   /** Each slot's servers from setTargets (unused when `slots` fixes them in flip.yaml). */
   private readonly targets: Partial<Record<Slot, string[]>> = {};
+  private pendingReload: PendingReload | undefined;
 
   constructor(
     private readonly config: NginxRouterConfig,
@@ -79,7 +91,7 @@ export class NginxRouter implements Router {
     const answered = this.slotOf(answer);
     if (answered === undefined || answered === fileSlot) return fileSlot;
     // Just after a reload, old workers may still take a connection: only a steady answer overrules the file.
-    if ((await this.awaitAnswers(answered, VERIFY_CONFIRMATIONS * this.config.pollInterval, VERIFY_CONFIRMATIONS)) !== undefined) return fileSlot;
+    if ((await this.awaitAnswers(answered, STEADY_ANSWERS * this.config.pollInterval)) !== undefined) return fileSlot;
     this.context.logger.warn({ file: this.file, fileSlot, answered }, `nginx answers from ${answered}, although ${this.file} points at ${fileSlot ?? "no slot"}: it runs an older configuration`);
     return answered;
   }
@@ -99,7 +111,7 @@ export class NginxRouter implements Router {
       `apply: ${this.config.reloadCommand} (graceful: new workers take new connections, old ones finish theirs)`,
       this.config.probeUrl === undefined
         ? "no probeUrl: nothing checks which slot nginx answers from; the file is trusted"
-        : `then GET ${this.config.probeUrl} every ${formatDuration(this.config.pollInterval)} until ${this.config.slotHeader} names ${slot} ${VERIFY_CONFIRMATIONS} times in a row`,
+        : `then GET ${this.config.probeUrl} every ${formatDuration(this.config.pollInterval)} until ${this.config.slotHeader} names ${slot} ${STEADY_ANSWERS} times in a row, and ${formatDuration(STEADY_MS)} after it first did (old workers accept for 100 ms after a reload)`,
     ];
   }
 
@@ -118,7 +130,7 @@ export class NginxRouter implements Router {
       this.context.logger.warn({ slot, answering }, `${this.file} points at ${slot} but nginx answers from ${answering}: reloading`);
     }
     await this.apply(slot, current, content);
-    const notYet = await this.awaitAnswers(slot, this.config.reloadTimeout, VERIFY_CONFIRMATIONS);
+    const notYet = await this.awaitAnswers(slot, this.config.reloadTimeout);
     if (notYet !== undefined) throw await this.reloadNotApplied(slot, notYet, content === current ? undefined : { previous: current });
     this.context.logger.info({ from, to: slot, upstream: summarizeUpstreamFile(content) }, `traffic switched: nginx reloaded with ${slot}'s upstream`);
     this.context.onEvent?.({ type: "switched", from, to: slot, at: this.context.clock.now() });
@@ -133,7 +145,7 @@ export class NginxRouter implements Router {
         `Something other than this deployment changed the file, or the switch did not happen; \`flip switch ${slot}\` points it again.`,
       );
     }
-    const notYet = await this.awaitAnswers(slot, timeoutMs, VERIFY_CONFIRMATIONS);
+    const notYet = await this.awaitAnswers(slot, timeoutMs);
     if (notYet === undefined) return;
     throw new TimeoutError(
       `nginx did not converge on ${slot} within ${formatDuration(timeoutMs)}: ${this.config.probeUrl} last answered ${notYet}.`,
@@ -195,6 +207,7 @@ export class NginxRouter implements Router {
         "Is nginx running, and may Flip signal it? Set router.reloadCommand to what reloads your nginx (e.g. `systemctl reload nginx`).",
       );
     }
+    this.pendingReload = { slot };
   }
 
   private run(command: string) {
@@ -228,11 +241,11 @@ export class NginxRouter implements Router {
   }
 
   /**
-   * Probes every pollInterval (on the clock) until `slot` answers `inARow` times in a row: resolves
-   * to undefined then, or to what the last probe saw once timeoutMs has passed. Without a probe
-   * there is nothing to wait for.
+   * Probes every pollInterval (on the clock) until `slot` answers steadily: resolves to undefined
+   * then, or to what the last probe saw once timeoutMs has passed. Without a probe there is
+   * nothing to wait for.
    */
-  private async awaitAnswers(slot: Slot, timeoutMs: number, inARow: number): Promise<string | undefined> {
+  private async awaitAnswers(slot: Slot, timeoutMs: number): Promise<string | undefined> {
     const url = this.config.probeUrl;
     if (url === undefined) return undefined;
     const { clock } = this.context;
@@ -242,11 +255,22 @@ export class NginxRouter implements Router {
       const answer = await probeOnce(url, this.config.slotHeader);
       const answered = answer.reached ? this.slotOf(answer) : undefined;
       streak = answered === slot ? streak + 1 : 0;
-      if (streak >= inARow) return undefined;
+      if (streak >= STEADY_ANSWERS && this.oldWorkersGone(answered)) return undefined;
       const remainingMs = deadline - clock.now();
       if (remainingMs <= 0) return this.describeAnswer(answer, answered);
       await clock.sleep(Math.min(this.config.pollInterval, remainingMs));
     }
+  }
+
+  /** Whether the workers from before the last reload can no longer take a connection (see STEADY_MS). */
+  private oldWorkersGone(answered: Slot | undefined): boolean {
+    const pending = this.pendingReload;
+    if (pending === undefined) return true;
+    const now = this.context.clock.now();
+    if (answered === pending.slot) pending.firstAnsweredAt ??= now;
+    if (pending.firstAnsweredAt === undefined || now - pending.firstAnsweredAt < STEADY_MS) return false;
+    this.pendingReload = undefined;
+    return true;
   }
 
   private describeAnswer(answer: ProbeAnswer, answered: Slot | undefined): string {
@@ -271,6 +295,8 @@ export class NginxRouter implements Router {
     if (rewritten === undefined) return new RouterError(`${message}.`, hint);
     const restored = await this.restore(rewritten.previous);
     const reload = restored === "" ? await this.run(this.config.reloadCommand) : undefined;
+    const previousSlot = slotOfFile(rewritten.previous);
+    this.pendingReload = reload?.ok && previousSlot ? { slot: previousSlot } : undefined;
     const after = restored !== "" ? restored : reload?.ok ? "; Flip put the previous file back and reloaded again" : `; Flip put the previous file back, but \`${this.config.reloadCommand}\` ${reload?.outcome ?? "failed"}`;
     return new RouterError(`${message}${after}.`, hint);
   }

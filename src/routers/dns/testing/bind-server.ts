@@ -30,6 +30,8 @@ export interface BindServer {
 export interface BindOptions {
   /** Records the zone starts with, as zone-file lines relative to the origin, e.g. "shop 60 IN A 192.0.2.10". */
   records?: string[];
+  /** Who may update the zone; default `allow-update { key "flip-key"; };`. */
+  updateRule?: string;
 }
 
 /** named is in /usr/sbin (often not on PATH); both come from Debian packages named otherwise. */
@@ -66,7 +68,7 @@ export async function startBind(options: BindOptions = {}): Promise<BindServer> 
   dnssec-validation no;
 };
 key "${KEY_NAME}" { algorithm hmac-sha256; secret "${KEY_SECRET}"; };
-zone "${ZONE}" { type primary; file "${zoneFile}"; allow-update { key "${KEY_NAME}"; }; };
+zone "${ZONE}" { type primary; file "${zoneFile}"; ${options.updateRule ?? `allow-update { key "${KEY_NAME}"; };`} };
 `,
   );
   let log = "";
@@ -98,6 +100,7 @@ zone "${ZONE}" { type primary; file "${zoneFile}"; allow-update { key "${KEY_NAM
 async function waitUntilRunning(child: ChildProcess, log: () => string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null) throw new Error(`named exited with ${child.exitCode}:\n${log()}`);
+    if (/not loaded due to errors/.test(log())) throw new Error(`named could not load the test zone:\n${log()}`);
     if (/ running$/m.test(log())) return;
     await sleep(50);
   }
