@@ -6,6 +6,7 @@ packages=(
   procps   # ps / pgrep: tests assert that stopped replicas leave no orphans
   curl     # the example smoke-test scripts
   prometheus  # the prometheus monitor source is tested against a real Prometheus (started by the test)
+  postgresql  # expand/contract is tested against a real PostgreSQL (a cluster the test creates with initdb)
   chromium    # the dashboard's browser test (test/dashboard.test.ts) drives it with playwright-core
   nginx    # the nginx router is tested against a real nginx (started by the test in its own folder)
   haproxy  # the haproxy router is tested against a real HAProxy, switched over its runtime API

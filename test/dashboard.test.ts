@@ -47,10 +47,12 @@ async function startFlip(): Promise<{ ws: Workspace; serve: ServeProcess }> {
 }
 
 async function serve(ws: Workspace): Promise<ServeProcess> {
-  const process = new ServeProcess(ws.config, { FLIP_TOKEN: TOKEN });
-  cleanups.push(() => process.stop("SIGTERM"));
-  await process.ready(ws.control);
-  return process;
+  const flip = new ServeProcess(ws.config, { FLIP_TOKEN: TOKEN });
+  cleanups.push(async () => {
+    await flip.stop("SIGTERM");
+  });
+  await flip.ready(ws.control);
+  return flip;
 }
 
 /** launch() gives every run a fresh profile in a temporary folder of its own, removed on close. */
@@ -136,7 +138,6 @@ describe("the dashboard in Chromium", () => {
       if (SCREENSHOT) {
         await sleep(25_000);
         await page.screenshot({ path: join(repoRoot, "docs/dashboard.png"), fullPage: true });
-        await sleep(1500);
       }
       await promoteFromPage(page, "v2");
 

@@ -113,6 +113,16 @@ const paths: Record<string, Record<string, Json>> = {
   "/api/rollback": {
     post: action("Roll back", "Flips traffic to the standby slot; force allows a standby whose last deployment failed.", rollbackBody, "202", "The rollback, queued", LOCKED),
   },
+  "/api/contract": {
+    post: action(
+      "Contract the database schema",
+      "Runs migrations.contract for the live version, as a deployment of kind contract (follow it at /api/deployments/{id}/events). Refused while a rollback target still runs the previous version.",
+      undefined,
+      "202",
+      "The contract, queued",
+      { "409": error("FLIP_E_CONTRACT_BLOCKED: the standby still runs the previous version; FLIP_E_LOCKED: another deployment is running"), "400": error("FLIP_E_BAD_REQUEST: no contract command is configured, or a bad body") },
+    ),
+  },
   "/api/abort": {
     post: action("Abort", "Stops the running deployment: before the switch it ends aborted, after it traffic flips back.", undefined, "200", "The deployment the abort applies to", { "409": error("FLIP_E_NOTHING_RUNNING") }),
   },

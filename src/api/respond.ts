@@ -18,6 +18,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   FLIP_E_EMPTY_SLOT: 409,
   FLIP_E_NOTHING_RUNNING: 409,
   FLIP_E_NO_CHECKS: 409,
+  FLIP_E_CONTRACT_BLOCKED: 409,
+  FLIP_E_SCHEMA_CONTRACTED: 409,
 };
 
 /** The body of every error answer. `code` is a FlipError code, or FLIP_E_INTERNAL for a bug. */

@@ -52,6 +52,10 @@ export function registerRoutes(app: Hono, options: RouteOptions): void {
     const body = await readBody(c, rollbackBody);
     return c.json(await engine.rollback({ actor: actorOf(c), force: body.force ?? false }), 202);
   });
+  app.post("/api/contract", async (c) => {
+    await readBody(c, emptyBody);
+    return c.json(await engine.contract({ actor: actorOf(c) }), 202);
+  });
   app.post("/api/abort", async (c) => {
     await readBody(c, emptyBody);
     return c.json(await engine.abort({ actor: actorOf(c) }), 200);

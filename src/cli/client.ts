@@ -77,6 +77,10 @@ export class ApiClient {
     return this.call("POST", "/api/rollback", { force });
   }
 
+  contract(): Promise<DeploymentSummary> {
+    return this.call("POST", "/api/contract", {});
+  }
+
   abort(): Promise<DeploymentSummary> {
     return this.call("POST", "/api/abort", {});
   }

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { abortCommand } from "./abort.js";
+import { contractCommand } from "./contract.js";
 import { deployCommand } from "./deploy.js";
 import { historyCommand } from "./history.js";
 import { initCommand } from "./init.js";
@@ -72,9 +73,13 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .action((slot: string, options: { config?: string; server?: string; force?: boolean; json?: boolean }) => run(switchCommand(slot, options, io)));
 
   withConnection(program.command("rollback").description("flip traffic back to the standby slot"))
-    .option("--force", "roll back even to a standby whose last deployment failed")
+    .option("--force", "roll back even to a standby whose last deployment failed, or past a contracted database schema (risky: see the refusal)")
     .option("--json", JSON_PROGRESS)
     .action((options: { config?: string; server?: string; force?: boolean; json?: boolean }) => run(rollbackCommand(options, io)),
+  );
+
+  withConnection(program.command("contract").description("run the database contract (migrations.contract) once no rollback target runs the previous version")).action(
+    (options: { config?: string; server?: string }) => run(contractCommand(options, io)),
   );
 
   withConnection(program.command("abort").description("stop the running deployment (traffic untouched before the switch, flipped back after)")).action(

@@ -23,7 +23,9 @@ export function describeStart(summary: DeploymentSummary, colors: Colors): strin
       ? `Deploying ${colors.bold(summary.version)} to ${summary.slot}${live}`
       : summary.kind === "switch"
         ? `Switching traffic to ${summary.slot} (${colors.bold(summary.version)})`
-        : `Rolling back to ${summary.slot} (${colors.bold(summary.version)})`;
+        : summary.kind === "contract"
+          ? `Contracting the database schema for ${colors.bold(summary.version)}`
+          : `Rolling back to ${summary.slot} (${colors.bold(summary.version)})`;
   return `${what} ${colors.dim(`— deployment ${summary.id}`)}`;
 }
 

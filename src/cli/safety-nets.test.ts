@@ -6,6 +6,7 @@ import { startApiServer } from "../api/server.js";
 import type { ApiServer } from "../api/server.js";
 import { EngineDouble } from "../api/testing/engine-double.js";
 import type { StatusView } from "../engine/views.js";
+import { ContractBlockedError } from "../core/errors.js";
 import { silentLogger } from "../logging.js";
 import { noColors } from "./output.js";
 import { runCli } from "./program.js";
@@ -70,5 +71,27 @@ describe("flip status and the cheap standby", () => {
     const retired = formatStatus({ ...status, slots: { ...status.slots, blue: { ...status.slots.blue, state: "retired", replicas: 0, runningReplicas: 0, scheduled: undefined } } }, noColors, now);
     expect(retired[3]).toBe("blue   v1       retired  0/0");
     expect(retired.join("\n")).not.toContain("retire in");
+  });
+});
+
+describe("flip contract", () => {
+  it("starts the contract and follows it to its end", async () => {
+    const io = testIo();
+    const running = runCli(["contract", "--server", (server as ApiServer).url], io);
+    await waitFor(() => engine.listenerCount === 1);
+    engine.enterPhase("d-1", "contracting", "for v1 (removing what v0 needed)");
+    engine.finish("d-1", "succeeded", "schema contracted for v1; an instant rollback to v0 is now refused");
+    expect(await running).toBe(0);
+    expect(engine.calls[0]).toEqual({ method: "contract", args: [{ actor: expect.stringMatching(/^cli:/) as unknown }] });
+    expect(io.out()).toContain("Contracting the database schema for v1");
+    expect(io.out()).toContain("▸ contracting  for v1 (removing what v0 needed)");
+  });
+
+  it("prints the refusal and its hint, exit code 1", async () => {
+    engine.failNextAction = new ContractBlockedError("Contract refused: standby green still runs v0.", "Wait until green is retired, then run `flip contract`.");
+    const io = testIo();
+    expect(await runCli(["contract", "--server", (server as ApiServer).url], io)).toBe(1);
+    expect(io.err()).toContain("Contract refused: standby green still runs v0.");
+    expect(io.err()).toContain("Wait until green is retired");
   });
 });

@@ -14,7 +14,7 @@ describe("docs/configuration.md", () => {
     if (config.platform.kind !== "process") throw new Error("expected the process platform");
     expect(config.platform.ports).toEqual({ blue: 9100, green: 9200 });
     expect(config.checks[1]?.http?.headers).toEqual({ Authorization: "Bearer s" });
-    for (const key of ["app", "platform", "router", "checks", "monitor", "control", "state", "logs", "readyTimeout", "verifyTimeout"]) {
+    for (const key of ["app", "platform", "router", "checks", "monitor", "control", "state", "logs", "readyTimeout", "verifyTimeout", "approval", "approvalTimeout", "switchWindows", "maxRequestRate", "maxRequestRateTimeout", "retire", "migrations", "notify"]) {
       expect(example).toMatch(new RegExp(`^${key}:`, "m"));
     }
   });

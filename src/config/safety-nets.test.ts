@@ -1,9 +1,11 @@
 // The config keys of issue 6's safety nets: approval, switch windows, the rate gate (and, as they
 // land, notify, retire, migrations): their defaults, what they become, and where a mistake is reported.
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../core/errors.js";
 import type { ConfigProblem } from "../core/errors.js";
-import { parseConfigText } from "./load.js";
+import { loadConfig, parseConfigText } from "./load.js";
 
 const FILE = "/srv/shop/flip.yaml";
 const MINIMAL = `app: shop
@@ -103,5 +105,40 @@ describe("retire", () => {
     expect(problemsOf(`${MINIMAL}retire:\n  scaleDownAfter: 1h\n  retireAfter: 30m\n`)).toEqual([
       { path: "retire.retireAfter", line: 5, message: "retireAfter must be longer than scaleDownAfter: the standby is scaled down first, then retired" },
     ]);
+  });
+});
+
+describe("migrations", () => {
+  it("are absent by default, and take the commands as written", () => {
+    expect(parseConfigText(MINIMAL, FILE, { env: {} }).migrations).toBeUndefined();
+    const config = parseConfigText(`${MINIMAL}migrations: { expand: "./migrate.sh expand {version}", contract: "./migrate.sh contract {version}" }\n`, FILE, { env: {} });
+    expect(config.migrations).toEqual({ expand: "./migrate.sh expand {version}", contract: "./migrate.sh contract {version}", contractAfterRetire: false, timeout: 600_000 });
+  });
+
+  it("refuse contractAfterRetire without a contract command or a retirement to wait for", () => {
+    expect(problemsOf(`${MINIMAL}migrations: { expand: x, contractAfterRetire: true }\nretire: { retireAfter: 1h }\n`)).toEqual([
+      { path: "migrations.contractAfterRetire", line: 3, message: "contractAfterRetire needs a `contract` command to run" },
+    ]);
+    expect(problemsOf(`${MINIMAL}migrations: { contract: x, contractAfterRetire: true }\n`)[0]?.message).toMatch(/no retire.retireAfter is set/);
+  });
+});
+
+describe("the README's safety nets and examples/postgres", () => {
+  it("has snippets that load as they are, under a minimal config", async () => {
+    const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+    const section = readme.split("\n## Safety nets: the database, the bill, the calendar\n")[1]?.split(/\n## /)[0] ?? "";
+    const snippets = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1] as string);
+    expect(snippets).toHaveLength(3);
+    const configs = snippets.map((snippet) => parseConfigText(MINIMAL + snippet, FILE, { env: { SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T/B/X" } }));
+    expect(configs[0]).toMatchObject({ migrations: { contractAfterRetire: true }, retire: { retireAfter: 86_400_000 } });
+    expect(configs[1]).toMatchObject({ maxRequestRate: 500, maxRequestRateTimeout: 1_800_000 });
+    expect(configs[2]?.notify.map((target) => target.format)).toEqual(["slack", "json"]);
+  });
+
+  it("examples/postgres/flip.yaml loads", async () => {
+    const file = fileURLToPath(new URL("../../examples/postgres/flip.yaml", import.meta.url));
+    const config = await loadConfig(file, { env: { DATABASE_URL: "postgres://postgres@127.0.0.1:5432/postgres" } });
+    expect(config.migrations).toMatchObject({ expand: "node migrate.js expand {version}", contract: "node migrate.js contract {version}" });
+    expect(config.checks.map((check) => check.name)).toEqual(["health", "version", "users"]);
   });
 });

@@ -233,6 +233,12 @@ monitor:
 # checks it first; after retirement, a rollback redeploys its version through the whole flow.
 #   { retire: { scaleDownAfter: 10m, standbyReplicas: 1, retireAfter: 24h } }
 
+# Database expand/contract, for a database both slots share. expand runs before a new version is
+# deployed (it makes the schema work for the old version and the new one); contract runs only once no
+# slot running the previous version can get traffic (\`flip contract\`, or by itself when the standby
+# is retired with contractAfterRetire). {version} is the new version, {previousVersion} the old one.
+#   { migrations: { expand: "./migrate.sh expand {version}", contract: "./migrate.sh contract {version}", contractAfterRetire: false, timeout: 10m } }
+
 # Webhooks told what happens: a deployment started, waits for approval, switched, rolled back (with
 # the rule that fired and its value), aborted (with the failing check), succeeded or failed. A post
 # that fails is retried, waiting longer each time; a webhook never holds up a deployment.

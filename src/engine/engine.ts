@@ -1,13 +1,24 @@
 // The deploy engine: one implementation of every action (deploy, switch, rollback, abort,
 // promote), the flows that run them, and reconcile-on-start. The API, CLI and dashboard ask it;
 // it knows drivers only through the Platform, Router and MetricsSource interfaces.
-import { BadRequestError, describeError, EmptySlotError, NoChecksError, NoStandbyError, NotFoundError, NothingRunningError } from "../core/errors.js";
+import {
+  BadRequestError,
+  ContractBlockedError,
+  describeError,
+  EmptySlotError,
+  NoChecksError,
+  NoStandbyError,
+  NotFoundError,
+  NothingRunningError,
+  SchemaContractedError,
+} from "../core/errors.js";
 import { idleSlotFor, otherSlot, SLOTS, type Slot } from "../core/slots.js";
 import type { PlatformEvent } from "../platforms/platform.js";
 import type { DeploymentRecord, EventRecord } from "../store/records.js";
 import { lockedBy, type BeginDeploymentInput } from "../store/store.js";
 import type { EngineDeps } from "./deps.js";
 import { DeploymentFlows, type Finish } from "./flows.js";
+import { checkedAfter, contractBlocker, contractedSchemaRefusal } from "./migrations.js";
 import { StandbyScheduler } from "./retire.js";
 import { Run, ShutdownRequested } from "./run.js";
 import { planSteps } from "./plan.js";
@@ -36,7 +47,7 @@ export class Engine implements EngineApi {
       noteToRunning: (message) => {
         if (this.current) new Steps(this.deps, this.current, this.emit).log(message);
       },
-      afterRetire: async () => {},
+      afterRetire: () => this.contractAfterRetire(),
     });
     this.flows = new DeploymentFlows(deps, (run, phase, reason) => this.finish(run, phase, reason), this.scheduler);
   }
@@ -160,6 +171,7 @@ export class Engine implements EngineApi {
         version,
         deploy: await platform.planDeploy(idle, version),
         switchTraffic: await router.planSwitch(idle),
+        ...(live && store.slot(live).version ? { previousVersion: store.slot(live).version } : {}),
       }),
     };
   }
@@ -198,6 +210,7 @@ export class Engine implements EngineApi {
     if (target.state === "failed" && !options.force) {
       throw new NoStandbyError(`${standby} runs ${target.version}, which failed its last deployment (pass --force to switch to it anyway)`);
     }
+    this.refuseContractedRollback(target.version, options);
     const kept = target.state === "scaled-down" || target.state === "retired";
     if (!kept && (await platform.endpoints(standby)).length === 0) throw new NoStandbyError(`${standby} (${target.version}) has no running replica`);
     const record = this.begin({
@@ -218,6 +231,55 @@ export class Engine implements EngineApi {
       return this.launch(record, (run, steps) => this.flows.runScaledUpRollback(run, steps, record, replicas));
     }
     return this.launch(record, (run, steps) => this.flows.runRollback(run, steps, record));
+  }
+
+  /** After `migrations.contract` ran, a version that never passed its checks against the result is not a safe target. */
+  private refuseContractedRollback(version: string, options: ActionOptions): void {
+    const { store, logger } = this.deps;
+    const contract = store.databaseMigrations.lastContract();
+    const refusal = contractedSchemaRefusal(version, contract, contract !== undefined && checkedAfter(store, version, contract));
+    if (!refusal) return;
+    if (!options.force) {
+      throw new SchemaContractedError(
+        refusal,
+        `Deploy a version that works with the contracted schema, or pass --force to switch to ${version} anyway — at the risk of errors for every request that touches what the contract removed, until the next deploy.`,
+      );
+    }
+    logger.warn({ version }, `forced rollback past a contracted schema: ${refusal}`);
+  }
+
+  /**
+   * `flip contract`: runs migrations.contract for the live version, as a deployment of its own
+   * (under the deploy lock, in the history), once no rollback target runs an older version.
+   */
+  async contract(options: ActionOptions): Promise<DeploymentSummary> {
+    const { store, router, config } = this.deps;
+    if (config.migrations?.contract === undefined) {
+      throw new BadRequestError("No contract command is configured.", 'Add `migrations: { contract: "<command>" }` to flip.yaml (see docs/configuration.md).');
+    }
+    const running = store.runningDeployment();
+    if (running) throw lockedBy(running);
+    const live = await router.live();
+    const liveVersion = live ? store.slot(live).version : undefined;
+    const standby = otherSlot(live ?? "green");
+    const standbyRecord = store.slot(standby);
+    const retireAt = store.standby.pending().find((action) => action.slot === standby && action.action === "retire")?.dueAt;
+    const blocked = contractBlocker({ liveVersion, standby: { slot: standby, version: standbyRecord.version, state: standbyRecord.state }, retireAt: retireAt === undefined ? undefined : new Date(retireAt).toISOString() });
+    if (blocked || !live || liveVersion === undefined) throw new ContractBlockedError(blocked?.message ?? "Nothing is live.", blocked?.hint ?? "Deploy a version first.");
+    const previousVersion = standbyRecord.version !== liveVersion ? standbyRecord.version : store.listDeployments().find((d) => d.kind === "deploy" && d.version === liveVersion)?.previousVersion;
+    const record = this.begin({ kind: "contract", version: liveVersion, slot: live, ...(previousVersion ? { previousVersion } : {}), actor: options.actor });
+    return this.launch(record, (run, steps) => this.flows.runContract(run, steps, record));
+  }
+
+  /** migrations.contractAfterRetire: the standby that ran the previous version is gone, so contract now. */
+  private async contractAfterRetire(): Promise<void> {
+    if (!this.deps.config.migrations?.contractAfterRetire) return;
+    try {
+      await this.contract({ actor: "engine" });
+    } catch (error) {
+      this.deps.store.appendEvent({ actor: "engine", kind: "contract.skipped", message: `the contract after the standby's retirement did not run: ${describeError(error)}` });
+      this.deps.logger.warn({ error: describeError(error) }, "contract after retirement did not run");
+    }
   }
 
   async abort(options: ActionOptions): Promise<DeploymentSummary> {

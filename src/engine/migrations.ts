@@ -9,7 +9,6 @@ import { renderTemplate } from "../core/template.js";
 import type { Slot, SlotState } from "../core/slots.js";
 import { quoteTail, runShell, shellQuote } from "../platforms/command/shell.js";
 import type { DatabaseMigration, MigrationKind } from "../store/database-migrations.js";
-import type { DeploymentRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import type { EngineDeps } from "./deps.js";
 import type { Run } from "./run.js";
@@ -87,27 +86,26 @@ export function contractBlocker(input: {
 }
 
 /**
- * When `version` last passed its checks on its way to traffic: the start of the newest deployment
- * that installed it (a deploy, or a rollback that redeployed it) and reached the switch.
+ * Whether `version` passed its checks on its way to traffic after `contract` ran: a deployment newer
+ * than the contract's installed it (a deploy, or a rollback that redeployed and checked it) and
+ * reached the switch. Deployments are compared by their order in the history, not their clocks.
  */
-export function lastCheckedAt(store: Store, version: string): number | undefined {
-  const installed = store
-    .listDeployments({ limit: 1000 })
-    .filter((record: DeploymentRecord) => record.version === version && (record.kind === "deploy" || record.kind === "rollback"))
-    .filter((record) => {
-      const phases = store.phasesOf(record.id).map((phase) => phase.phase);
-      return phases.includes("switching") && (record.kind === "deploy" || phases.includes("checking"));
-    });
-  return installed[0]?.startedAt;
+export function checkedAfter(store: Store, version: string, contract: DatabaseMigration): boolean {
+  for (const record of store.listDeployments({ limit: 1000 })) {
+    if (record.id === contract.deploymentId) return false; // reached the contract: nothing newer checked it
+    if (record.version !== version || (record.kind !== "deploy" && record.kind !== "rollback")) continue;
+    const phases = store.phasesOf(record.id).map((phase) => phase.phase);
+    if (phases.includes("switching") && phases.includes("checking")) return true;
+  }
+  return false;
 }
 
 /**
  * Why a rollback to `version` is refused because of a contract, or undefined. A contract for another
- * version that finished after `version` last passed its checks may have removed what it needs. Pure.
+ * version, run after `version` last passed its checks, may have removed what it needs. Pure.
  */
-export function contractedSchemaRefusal(version: string, contract: DatabaseMigration | undefined, checkedAt: number | undefined): string | undefined {
-  if (!contract || contract.version === version || contract.finishedAt === undefined) return undefined;
-  if (checkedAt !== undefined && checkedAt > contract.finishedAt) return undefined;
+export function contractedSchemaRefusal(version: string, contract: DatabaseMigration | undefined, checkedSince: boolean): string | undefined {
+  if (!contract || contract.version === version || contract.finishedAt === undefined || checkedSince) return undefined;
   return (
     `Rolling back to ${version} is refused: the database schema was contracted for ${contract.version} at ${new Date(contract.finishedAt).toISOString()} ` +
     `(${contract.deploymentId}: \`${contract.command}\`), after ${version} last passed its checks. ` +

@@ -3,6 +3,8 @@
 import type { FlipConfig } from "../config/schema.js";
 import { formatDuration } from "../core/duration.js";
 import { formatRequestRate } from "../core/request-rate.js";
+import { renderTemplate } from "../core/template.js";
+import { shellQuote } from "../platforms/command/shell.js";
 import type { Slot } from "../core/slots.js";
 import type { DeploymentPlan } from "./views.js";
 
@@ -14,6 +16,8 @@ export interface PlanInput {
   deploy: string[];
   /** The router's own description of its switch. */
   switchTraffic: string[];
+  /** The live slot's version, for the expand command's {previousVersion}. */
+  previousVersion?: string;
 }
 
 export function planSteps(config: FlipConfig, input: PlanInput): DeploymentPlan["steps"] {
@@ -24,7 +28,11 @@ export function planSteps(config: FlipConfig, input: PlanInput): DeploymentPlan[
       ? `http check ${check.name}: ${check.http.method} ${check.http.path} on every replica of ${idle}, expecting ${describeStatus(check.http.expectStatus)}${check.http.expectJson ? ` and JSON ${JSON.stringify(check.http.expectJson).replaceAll("{version}", version)}` : ""} (timeout ${formatDuration(check.timeout)}, ${check.retries} retries)`
       : `command check ${check.name}: ${check.command ?? ""} (timeout ${formatDuration(check.timeout)}, ${check.retries} retries)`,
   );
+  const expand = config.migrations?.expand;
   return [
+    ...(expand === undefined
+      ? []
+      : [{ phase: "expanding" as const, changes: [`run \`${renderTemplate(expand, { version: shellQuote(version), previousVersion: shellQuote(input.previousVersion ?? ""), app: shellQuote(config.app) })}\` in ${config.dir} (a failure aborts before anything else changes)`] }]),
     { phase: "deploying", changes: input.deploy },
     { phase: "waiting-ready", changes: [`wait up to ${formatDuration(config.readyTimeout)} for every replica of ${idle} to answer its readiness probe`] },
     { phase: "checking", changes: checks.length > 0 ? checks : ["no checks configured: the switch would be untested (--force)"] },

@@ -83,6 +83,11 @@ export interface EngineApi {
   deploy(version: string, options: ActionOptions): Promise<DeploymentSummary>;
   switchTo(slot: Slot, options: ActionOptions): Promise<DeploymentSummary>;
   rollback(options: ActionOptions): Promise<DeploymentSummary>;
+  /**
+   * Runs migrations.contract for the live version (a deployment of kind "contract"); refused while a
+   * rollback target still runs the previous version.
+   */
+  contract(options: ActionOptions): Promise<DeploymentSummary>;
   /** Stops the running deployment: before the switch → aborted; after → rolled back. */
   abort(options: ActionOptions): Promise<DeploymentSummary>;
   /** Approves a deployment waiting in awaiting-approval; ends a running monitor window early as a success. */

@@ -91,6 +91,11 @@ export class EngineDouble implements EngineApi {
     return summaryOf(this.begin("rollback", "v1", this.live === "blue" ? "green" : "blue", options));
   }
 
+  async contract(options: ActionOptions): Promise<DeploymentSummary> {
+    this.calls.push({ method: "contract", args: [options] });
+    return summaryOf(this.begin("contract", "v1", this.live ?? "blue", options));
+  }
+
   async abort(options: ActionOptions): Promise<DeploymentSummary> {
     this.calls.push({ method: "abort", args: [options] });
     return summaryOf(this.requireRunning("abort"));

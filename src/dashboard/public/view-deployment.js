@@ -162,6 +162,7 @@ function monitorPanel({ detail, monitor, liveSample, now }) {
 
 function windowProgress(detail, monitor, liveSample, now) {
   const phase = detail.phases.find((p) => p.phase === "monitoring");
+  if (!phase && detail.outcome !== "running") return h("p", { class: "muted" }, "Never started: the deployment ended before traffic moved to it.");
   if (!phase) return h("p", { class: "muted" }, `Starts once traffic has switched: ${duration(monitor.durationMs)}, a window every ${duration(monitor.intervalMs)}.`);
   const end = detail.phases.find((p) => TERMINAL.has(p.phase) || p.phase === "rolling-back");
   if (end || detail.outcome !== "running") {

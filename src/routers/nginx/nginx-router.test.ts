@@ -206,12 +206,12 @@ describe("NginxRouter against a real nginx", () => {
   });
 
   it("puts the previous file back when nginx never answers from the new slot after the reload", async () => {
-    const { router, nginx } = await setUp();
+    const { router, nginx, endpoints } = await setUp();
     await router.switchTo("blue");
     const before = readFileSync(nginx.upstreamFile, "utf8");
     // A reload command that reloads nothing (a wrong one, or an nginx that refused the file at reload time).
     const stuck = routerFor(nginx, { reloadCommand: "true", reloadTimeout: "300ms" });
-    for (const slot of ["blue", "green"] as const) await stuck.setTargets(slot, [await endpointOf(nginx, slot)]);
+    for (const slot of ["blue", "green"] as const) await stuck.setTargets(slot, [endpoints[slot]]);
     const error = await stuck.switchTo("green").catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(RouterError);
     expect((error as RouterError).message).toBe(
