@@ -7,11 +7,11 @@ import { connect } from "./target.js";
 import type { WatchOptions } from "./watch.js";
 import { watchDeployment } from "./watch.js";
 
-export async function contractCommand(options: ConnectionOptions, io: CliIo, watch?: WatchOptions): Promise<number> {
+export async function contractCommand(options: ConnectionOptions & { json?: boolean }, io: CliIo, watch?: WatchOptions): Promise<number> {
   const client = await connect(options, io);
   try {
     const started = await client.contract();
-    return await watchDeployment(client, started, io, watch);
+    return await watchDeployment(client, started, io, { ...watch, json: options.json });
   } finally {
     await client.close();
   }

@@ -78,9 +78,9 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
     .action((options: { config?: string; server?: string; force?: boolean; json?: boolean }) => run(rollbackCommand(options, io)),
   );
 
-  withConnection(program.command("contract").description("run the database contract (migrations.contract) once no rollback target runs the previous version")).action(
-    (options: { config?: string; server?: string }) => run(contractCommand(options, io)),
-  );
+  withConnection(program.command("contract").description("run the database contract (migrations.contract) once no rollback target runs the previous version"))
+    .option("--json", JSON_PROGRESS)
+    .action((options: { config?: string; server?: string; json?: boolean }) => run(contractCommand(options, io)));
 
   withConnection(program.command("abort").description("stop the running deployment (traffic untouched before the switch, flipped back after)")).action(
     (options: { config?: string; server?: string }) => run(abortCommand(options, io)),
