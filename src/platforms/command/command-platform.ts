@@ -13,6 +13,7 @@ import { endpointFromUrl, waitForHttpAnswer } from "../url-slots.js";
 import type { CommandPlatformConfig } from "./config.js";
 import { quoteTail, runShell, shellQuote } from "./shell.js";
 import type { ShellOutcome } from "./shell.js";
+import { SlotQueue, emitPlatformEvent } from "../slot-queue.js";
 
 type CommandName = "deploy" | "ready" | "scale" | "stop";
 
@@ -29,7 +30,7 @@ const recordKey = (slot: Slot): string => `slot:${slot}`;
 
 export class CommandPlatform implements Platform {
   readonly kind = "command";
-  private readonly slotLocks = new Map<Slot, Promise<unknown>>();
+  private readonly slotQueue = new SlotQueue();
   /** Aborted by close(): commands still running are stopped with their process group. */
   private readonly closing = new AbortController();
 
@@ -58,7 +59,7 @@ export class CommandPlatform implements Platform {
   }
 
   async deploy(slot: Slot, version: string, signal: AbortSignal): Promise<void> {
-    await this.withSlotLock(slot, async () => {
+    await this.slotQueue.run(slot, async () => {
       const vars = this.vars(slot, version);
       // Persist before acting: a crash while the script runs leaves a record saying so.
       this.save(slot, { version, status: "deploying" });
@@ -89,7 +90,7 @@ export class CommandPlatform implements Platform {
   async scale(slot: Slot, replicas: number): Promise<void> {
     if (this.config.scale === undefined) throw new UnsupportedError("scaling a slot (no `platform.scale` command is configured)", "The command platform");
     if (!Number.isInteger(replicas) || replicas < 0) throw new PlatformError(`Cannot scale ${slot} to ${replicas} replicas.`, "Give a whole number, 0 or more.");
-    await this.withSlotLock(slot, async () => {
+    await this.slotQueue.run(slot, async () => {
       const record = this.record(slot);
       if (!record) throw new PlatformError(`Cannot scale ${slot}: nothing was deployed there.`, `Deploy a version to ${slot} first.`);
       await this.runOrFail("scale", slot, { ...this.vars(slot, record.version), replicas }, this.closing.signal);
@@ -98,7 +99,7 @@ export class CommandPlatform implements Platform {
   }
 
   async stop(slot: Slot): Promise<void> {
-    await this.withSlotLock(slot, async () => {
+    await this.slotQueue.run(slot, async () => {
       const record = this.record(slot);
       if (this.config.stop === undefined) {
         this.emit({ type: "log", slot, message: `no stop command configured; leaving ${slot} running` });
@@ -124,7 +125,7 @@ export class CommandPlatform implements Platform {
 
   async close(): Promise<void> {
     this.closing.abort(new PlatformError("flip serve is shutting down"));
-    await Promise.all(this.slotLocks.values());
+    await this.slotQueue.idle();
   }
 
   /** Runs `ready` until it exits 0; each run is bounded by its own timeout and by the time left. */
@@ -214,23 +215,9 @@ export class CommandPlatform implements Platform {
   }
 
   private emit(event: PlatformEvent): void {
-    try {
-      this.context.onEvent?.(event);
-    } catch (error) {
-      this.context.logger.warn({ err: error }, "a platform event listener threw");
-    }
+    emitPlatformEvent(this.context, event);
   }
 
-  /** One command per slot at a time: a stop never interleaves with a deploy. */
-  private withSlotLock<T>(slot: Slot, action: () => Promise<T>): Promise<T> {
-    const previous = this.slotLocks.get(slot) ?? Promise.resolve();
-    const current = previous.then(action, action);
-    this.slotLocks.set(
-      slot,
-      current.catch(() => undefined),
-    );
-    return current;
-  }
 }
 
 /** A type, not an interface: renderTemplate takes it as a plain record. */

@@ -17,6 +17,7 @@ import { decideRecovery, gatherFacts } from "./recovery.js";
 import { Replica } from "./replica.js";
 import { clearSlotRecord, readSlotRecord, writeSlotRecord } from "./slot-record.js";
 import type { ReplicaRecord, SlotRecord } from "./slot-record.js";
+import { SlotQueue, emitPlatformEvent } from "../slot-queue.js";
 
 export interface ProcessPlatformOptions {
   /** Readiness path when the config names none: the caller passes the first http check's path. */
@@ -40,7 +41,7 @@ export class ProcessPlatform implements Platform {
   readonly readinessPath: string | undefined;
   private readonly readinessAnyStatus: boolean;
   private readonly slots = new Map<Slot, SlotRun>();
-  private readonly slotLocks = new Map<Slot, Promise<unknown>>();
+  private readonly slotQueue = new SlotQueue();
   private closed = false;
 
   constructor(config: ProcessPlatformConfig, context: PlatformContext, options: ProcessPlatformOptions = {}) {
@@ -52,7 +53,7 @@ export class ProcessPlatform implements Platform {
 
   async deploy(slot: Slot, version: string, signal: AbortSignal): Promise<void> {
     this.assertOpen(`deploy ${version} to ${slot}`);
-    await this.withSlotLock(slot, async () => {
+    await this.slotQueue.run(slot, async () => {
       throwIfCancelled(signal, `Deploying ${version} to ${slot}`);
       await this.stopSlot(slot);
       const run: SlotRun = { version, replicas: [] };
@@ -95,7 +96,7 @@ export class ProcessPlatform implements Platform {
     if (!Number.isInteger(replicas) || replicas < 0) {
       throw new PlatformError(`Cannot scale ${slot} to ${replicas} replicas.`, "Give a whole number, 0 or more.");
     }
-    await this.withSlotLock(slot, async () => {
+    await this.slotQueue.run(slot, async () => {
       const run = this.slots.get(slot);
       if (!run) throw new PlatformError(`Cannot scale ${slot}: nothing is deployed there.`, `Deploy a version to ${slot} first.`);
       if (replicas > run.replicas.length) {
@@ -111,7 +112,7 @@ export class ProcessPlatform implements Platform {
   }
 
   async stop(slot: Slot): Promise<void> {
-    await this.withSlotLock(slot, () => this.stopSlot(slot));
+    await this.slotQueue.run(slot, () => this.stopSlot(slot));
   }
 
   async endpoints(slot: Slot): Promise<Endpoint[]> {
@@ -134,7 +135,7 @@ export class ProcessPlatform implements Platform {
     for (const slot of SLOTS) {
       throwIfCancelled(signal, "Recovering the process platform");
       if (this.slots.has(slot)) continue; // already running here: nothing to find again
-      await this.withSlotLock(slot, () => this.recoverSlot(slot, signal, problems));
+      await this.slotQueue.run(slot, () => this.recoverSlot(slot, signal, problems));
     }
     if (problems.length > 0) {
       throw new PlatformError(
@@ -146,7 +147,7 @@ export class ProcessPlatform implements Platform {
 
   async close(options: { stopReplicas: boolean }): Promise<void> {
     this.closed = true;
-    await Promise.all(this.slotLocks.values()); // let a deploy or stop in flight finish first
+    await this.slotQueue.idle(); // let a deploy or stop in flight finish first
     const runs = [...this.slots.values()];
     this.slots.clear();
     // The records stay either way: on the next start, recover() adopts what still runs and starts
@@ -355,23 +356,9 @@ export class ProcessPlatform implements Platform {
   }
 
   private emit(event: PlatformEvent): void {
-    try {
-      this.context.onEvent?.(event);
-    } catch (error) {
-      this.context.logger.warn({ err: error }, "a platform event listener threw");
-    }
+    emitPlatformEvent(this.context, event);
   }
 
-  /** Runs actions on one slot one at a time: a stop never interleaves with a deploy. */
-  private withSlotLock<T>(slot: Slot, action: () => Promise<T>): Promise<T> {
-    const previous = this.slotLocks.get(slot) ?? Promise.resolve();
-    const current = previous.then(action, action);
-    this.slotLocks.set(
-      slot,
-      current.catch(() => undefined),
-    );
-    return current;
-  }
 
   private assertOpen(what: string): void {
     if (this.closed) throw new PlatformError(`Cannot ${what}: the process platform has been closed.`);

@@ -7,6 +7,7 @@ import type { Endpoint, Slot } from "../../core/slots.js";
 import type { Platform, PlatformContext, PlatformEvent, SlotRuntime } from "../platform.js";
 import { endpointFromUrl, waitForHttpAnswer } from "../url-slots.js";
 import type { StaticPlatformConfig } from "./config.js";
+import { emitPlatformEvent } from "../slot-queue.js";
 
 /** Persisted under `slot:<slot>`: the version last deployed there through Flip. */
 interface StaticSlotRecord {
@@ -79,10 +80,6 @@ export class StaticPlatform implements Platform {
   }
 
   private emit(event: PlatformEvent): void {
-    try {
-      this.context.onEvent?.(event);
-    } catch (error) {
-      this.context.logger.warn({ err: error }, "a platform event listener threw");
-    }
+    emitPlatformEvent(this.context, event);
   }
 }
