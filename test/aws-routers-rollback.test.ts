@@ -7,40 +7,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { InstantClock } from "../src/core/clock.testing.js";
-import type { Slot } from "../src/core/slots.js";
 import { parseConfigText } from "../src/config/load.js";
 import { Engine } from "../src/engine/engine.js";
 import { silentLogger } from "../src/logging.js";
-import type { Platform } from "../src/platforms/platform.js";
 import { BLUE_TG, FakeElb, GREEN_TG, LISTENER_ARN } from "../src/routers/aws-alb/testing/fake-elb.js";
 import { createRouter } from "../src/routers/registry.js";
 import { BLUE_ALB, FakeZone, GREEN_ALB, RECORD, ZONE_ID } from "../src/routers/route53/testing/fake-zone.js";
 import { Store } from "../src/store/store.js";
+import { standInPlatform } from "./helpers/stand-in-platform.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** Slots that are always there and ready, as with load balancers deployed by something else. */
-function standInPlatform(): Platform {
-  const versions: Partial<Record<Slot, string>> = {};
-  return {
-    kind: "stand-in",
-    recover: () => Promise.resolve(),
-    planDeploy: (slot, version) => Promise.resolve([`record ${version} as running in ${slot}`]),
-    deploy: (slot, version) => {
-      versions[slot] = version;
-      return Promise.resolve();
-    },
-    waitReady: () => Promise.resolve(),
-    scale: () => Promise.resolve(),
-    stop: () => Promise.resolve(),
-    endpoints: (slot) => Promise.resolve([{ slot, replica: 0, host: "127.0.0.1", port: 9, url: "http://127.0.0.1:9" }]),
-    describe: (slot) => Promise.resolve({ version: versions[slot], replicas: 1, runningReplicas: 1 }),
-    close: () => Promise.resolve(),
-  };
-}
 
 const PLATFORM = `platform: { kind: static, slots: { blue: { url: "http://127.0.0.1:9" }, green: { url: "http://127.0.0.1:10" } } }`;
 

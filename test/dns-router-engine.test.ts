@@ -8,14 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { InstantClock } from "../src/core/clock.testing.js";
-import type { Slot } from "../src/core/slots.js";
 import { parseConfigText } from "../src/config/load.js";
 import { Engine } from "../src/engine/engine.js";
 import { silentLogger } from "../src/logging.js";
-import type { Platform } from "../src/platforms/platform.js";
 import { createRouter } from "../src/routers/registry.js";
 import { KEY_NAME, KEY_SECRET, RECORD, startBind, ZONE, type BindServer } from "../src/routers/dns/testing/bind-server.js";
 import { Store } from "../src/store/store.js";
+import { standInPlatform } from "./helpers/stand-in-platform.js";
 
 const BLUE = "192.0.2.10";
 const GREEN = "198.51.100.20";
@@ -25,25 +24,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** Slots that are always there and ready, as with servers deployed by something else. */
-function standInPlatform(): Platform {
-  const versions: Partial<Record<Slot, string>> = {};
-  return {
-    kind: "stand-in",
-    recover: () => Promise.resolve(),
-    planDeploy: (slot, version) => Promise.resolve([`record ${version} as running in ${slot}`]),
-    deploy: (slot, version) => {
-      versions[slot] = version;
-      return Promise.resolve();
-    },
-    waitReady: () => Promise.resolve(),
-    scale: () => Promise.resolve(),
-    stop: () => Promise.resolve(),
-    endpoints: (slot) => Promise.resolve([{ slot, replica: 0, host: "127.0.0.1", port: 9, url: "http://127.0.0.1:9" }]),
-    describe: (slot) => Promise.resolve({ version: versions[slot], replicas: 1, runningReplicas: 1 }),
-    close: () => Promise.resolve(),
-  };
-}
 
 /** An engine whose router updates `bind` with the secret FLIP_TSIG_SECRET gives; blue is live. */
 async function harness(bind: BindServer, secret: string) {
