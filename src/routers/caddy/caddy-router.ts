@@ -8,7 +8,7 @@ import { SLOTS, type Endpoint, type Slot } from "../../core/slots.js";
 import type { Router, RouterCapabilities, RouterContext } from "../router.js";
 import { CaddyAdminApi, type ProxyHandler } from "./admin-api.js";
 import { sameSet, type CaddyRouterConfig } from "./config.js";
-import { describeProbeAnswer, probeSlot, slotOfHeader } from "./slot-probe.js";
+import { describeProbeAnswer, probeSlot, slotOfHeader } from "../slot-probe.js";
 
 /** Keys in context.state: each slot's dial addresses from setTargets, and what Flip last wrote. */
 export const TARGETS_STATE_KEY = "targets";

@@ -10,8 +10,11 @@ import { describeFileError, readTextIfExists, restoreFile, writeFileAtomically }
 import type { Router, RouterCapabilities, RouterContext } from "../router.js";
 import type { NginxRouterConfig } from "./config.js";
 import { runNginxCommand } from "./nginx-commands.js";
-import { probeOnce, type ProbeAnswer } from "./slot-probe.js";
-import { renderUpstreamFile, serverOfEndpoint, slotOfFile, slotOfHeader, summarizeUpstreamFile } from "./upstream-file.js";
+import { probeSlot, slotOfHeader, type ProbeAnswer } from "../slot-probe.js";
+import { renderUpstreamFile, serverOfEndpoint, slotOfFile, summarizeUpstreamFile } from "./upstream-file.js";
+
+/** Bounds one probe so a hung nginx cannot stall a poll loop, whose own deadline runs on the clock. */
+const PROBE_REQUEST_TIMEOUT_MS = 2_000;
 
 export interface NginxRouterOptions {
   /** flip.yaml's folder: `file` is relative to it, and the commands run in it. */
@@ -86,7 +89,7 @@ export class NginxRouter implements Router {
   async live(): Promise<Slot | undefined> {
     const fileSlot = slotOfFile(await this.readFile());
     if (this.config.probeUrl === undefined) return fileSlot;
-    const answer = await probeOnce(this.config.probeUrl, this.config.slotHeader);
+    const answer = await probeSlot(this.config.probeUrl, this.config.slotHeader, PROBE_REQUEST_TIMEOUT_MS);
     if (!answer.reached) throw this.unreachable(answer.reason);
     const answered = this.slotOf(answer);
     if (answered === undefined || answered === fileSlot) return fileSlot;
@@ -234,7 +237,7 @@ export class NginxRouter implements Router {
   /** With a probe: the other slot, when nginx answers from it. Undefined without a probe. */
   private async otherSlotAnswering(slot: Slot): Promise<Slot | undefined> {
     if (this.config.probeUrl === undefined) return undefined;
-    const answer = await probeOnce(this.config.probeUrl, this.config.slotHeader);
+    const answer = await probeSlot(this.config.probeUrl, this.config.slotHeader, PROBE_REQUEST_TIMEOUT_MS);
     if (!answer.reached) throw this.unreachable(answer.reason);
     const answered = this.slotOf(answer);
     return answered !== undefined && answered !== slot ? answered : undefined;
@@ -252,7 +255,7 @@ export class NginxRouter implements Router {
     const deadline = clock.now() + timeoutMs;
     let streak = 0;
     for (;;) {
-      const answer = await probeOnce(url, this.config.slotHeader);
+      const answer = await probeSlot(url, this.config.slotHeader, PROBE_REQUEST_TIMEOUT_MS);
       const answered = answer.reached ? this.slotOf(answer) : undefined;
       streak = answered === slot ? streak + 1 : 0;
       if (streak >= STEADY_ANSWERS && this.oldWorkersGone(answered)) return undefined;

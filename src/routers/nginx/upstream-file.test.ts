@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_TEMPLATE, nginxRouterSchema } from "./config.js";
-import { renderUpstreamFile, serverOfEndpoint, slotOfFile, slotOfHeader, summarizeUpstreamFile } from "./upstream-file.js";
+import { renderUpstreamFile, serverOfEndpoint, slotOfFile, summarizeUpstreamFile } from "./upstream-file.js";
 
 const base = { app: "shop", upstream: "shop", slot: "green" as const, servers: ["10.0.0.6:8080", "10.0.0.7:8080 max_fails=3"] };
 
@@ -32,21 +32,6 @@ describe("renderUpstreamFile", () => {
   });
 });
 
-describe("slotOfHeader", () => {
-  const servers = { blue: ["127.0.0.1:3001", "127.0.0.1:3002"], green: ["127.0.0.1:3101 max_fails=3"] };
-
-  it("takes a slot's name as it is", () => {
-    expect(slotOfHeader("Green", servers)).toBe("green");
-  });
-
-  it("finds an $upstream_addr among the slots' servers; the last address tried is the one that answered", () => {
-    expect(slotOfHeader("127.0.0.1:3002", servers)).toBe("blue");
-    expect(slotOfHeader("127.0.0.1:3001, 127.0.0.1:3101", servers)).toBe("green");
-    expect(slotOfHeader("127.0.0.1:9999", servers)).toBeUndefined();
-    expect(slotOfHeader(undefined, servers)).toBeUndefined();
-    expect(slotOfHeader("v2", servers)).toBeUndefined();
-  });
-});
 
 it("puts IPv6 replicas in brackets, and summarizes a file on one line", () => {
   expect(serverOfEndpoint({ slot: "blue", replica: 0, host: "::1", port: 3001, url: "http://[::1]:3001" })).toBe("[::1]:3001");

@@ -1,7 +1,7 @@
 // Pure decisions about the file the nginx router owns: its text for a slot (the user's template
 // below a marker comment), which slot a file Flip wrote points at, and which slot a probe's answer
 // names. No I/O here, so every rule is unit-tested on plain strings.
-import { isSlot, SLOTS, type Endpoint, type Slot } from "../../core/slots.js";
+import { isSlot, type Endpoint, type Slot } from "../../core/slots.js";
 import { renderTemplate } from "../../core/template.js";
 
 /** The marker line live() reads back; the template never has to mention the slot. */
@@ -46,25 +46,7 @@ export function slotOfFile(text: string | undefined): Slot | undefined {
   return isSlot(named) ? named : undefined;
 }
 
-/** The address part of a server entry ("10.0.0.5:8080 max_fails=3" → "10.0.0.5:8080"). */
-function addressOf(server: string): string {
-  return server.trim().split(/\s+/)[0] ?? "";
-}
 
-/**
- * The slot a probe's header names: the slot's own name (an app that knows its slot says so), or
- * the upstream address nginx sent the request to (`add_header X-Flip-Upstream $upstream_addr`),
- * found among each slot's servers. nginx lists every address it tried ("a:1, b:2"): the last one
- * answered.
- */
-export function slotOfHeader(value: string | undefined, serversBySlot: Partial<Record<Slot, readonly string[]>>): Slot | undefined {
-  if (value === undefined) return undefined;
-  const trimmed = value.trim().toLowerCase();
-  if (isSlot(trimmed)) return trimmed;
-  const answered = trimmed.split(/[,\s]+/).filter(Boolean).at(-1);
-  if (answered === undefined) return undefined;
-  return SLOTS.find((slot) => (serversBySlot[slot] ?? []).some((server) => addressOf(server).toLowerCase() === answered));
-}
 
 /** The file's upstream part on one line, for logs and `flip deploy --dry-run`. */
 export function summarizeUpstreamFile(text: string): string {
