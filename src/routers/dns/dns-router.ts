@@ -3,13 +3,12 @@
 // Flip keeps in context.state (so a restarted controller finds it) is the switch whose TTL
 // resolvers may still be waiting out; verify() waits for the server's new answer, then that TTL.
 import { formatDuration } from "../../core/duration.js";
-import { describeError, RouterError, TimeoutError } from "../../core/errors.js";
+import { describeError, TimeoutError } from "../../core/errors.js";
 import { SLOTS, type Endpoint, type Slot } from "../../core/slots.js";
 import type { Router, RouterCapabilities, RouterContext } from "../router.js";
 import { sameAnswer, valuesOf, type DnsRouterConfig } from "./config.js";
-import { buildQuery, buildUpdate, isTruncated, newMessageId, RCODES, rcodeOf, recordInAnswer, type RecordAnswer } from "./messages.js";
-import { DnsTransportError, exchangeTcp, exchangeUdp } from "./transport.js";
-import { signMessage, splitTsig, TSIG_ERRORS, verifyMessage, type TsigKey } from "./tsig.js";
+import { DnsClient } from "./client.js";
+import { recordInAnswer, type RecordAnswer } from "./messages.js";
 
 /** The key in context.state under which the last switch survives a restart. */
 export const SWITCH_STATE_KEY = "switch";
@@ -29,14 +28,13 @@ export class DnsRouter implements Router {
   readonly kind = "dns";
   /** verify: the server itself answers with the new value (resolvers' caches are waited out). */
   readonly capabilities: RouterCapabilities = { weights: false, mirror: false, verify: true, traffic: false };
-  private readonly key: TsigKey | undefined;
+  private readonly dns: DnsClient;
 
   constructor(
     private readonly config: DnsRouterConfig,
     private readonly context: RouterContext,
   ) {
-    const tsig = config.tsig;
-    this.key = tsig && { name: tsig.name, algorithm: tsig.algorithm, secret: Buffer.from(tsig.secret, "base64") };
+    this.dns = new DnsClient({ server: config.server, zone: config.zone, tsig: config.tsig, timeoutMs: config.timeout, configPath: "router" });
   }
 
   start(): Promise<void> {
@@ -53,7 +51,7 @@ export class DnsRouter implements Router {
   }
 
   async planSwitch(slot: Slot): Promise<string[]> {
-    const update = `dns: UPDATE zone ${this.config.zone} at ${this.serverLabel()}: delete ${this.recordLabel()}, add ${this.describeValues(slot)} with TTL ${this.config.ttl / 1000}s (${this.key ? `signed with TSIG key ${this.key.name}, ${this.key.algorithm}` : "unsigned: no router.tsig"})`;
+    const update = `dns: UPDATE zone ${this.config.zone} at ${this.serverLabel()}: delete ${this.recordLabel()}, add ${this.describeValues(slot)} with TTL ${this.config.ttl / 1000}s (${this.dns.describeSigning()})`;
     const after = `then ask ${this.serverLabel()} every ${formatDuration(this.config.pollInterval)} until it answers ${slot}'s value, and wait at least ${formatDuration(this.config.ttl)} for resolvers to drop the old answer (TTL)`;
     let current: RecordAnswer | undefined;
     try {
@@ -135,85 +133,23 @@ export class DnsRouter implements Router {
   }
 
   private serverLabel(): string {
-    const { host, port } = this.config.server;
-    return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    return this.dns.serverLabel;
   }
 
   private describeValues(slot: Slot): string {
     return valuesOf(this.config.slots[slot]).join(", ");
   }
 
-  // ---- DNS messages ------------------------------------------------------------------------
-
-  /** The record as the server answers it now (UDP, then TCP when the answer did not fit). */
+  /** The record as the server answers it now. */
   private async readRecord(): Promise<RecordAnswer | undefined> {
     const { recordName, recordType } = this.config;
-    const query = buildQuery(newMessageId(), recordName, recordType);
-    let answer = await this.exchange("query", query, "udp");
-    if (isTruncated(answer)) answer = await this.exchange("query", query, "tcp");
-    const rcode = rcodeOf(answer);
-    if (rcode !== 0 && rcode !== 3) {
-      throw new RouterError(
-        `${this.serverLabel()} answered ${RCODES[rcode] ?? `RCODE ${rcode}`} to a query for ${this.recordLabel()}.`,
-        `router.server must be a server that answers for zone ${this.config.zone} (its primary); REFUSED means it does not serve that zone or does not allow queries from this machine.`,
-      );
-    }
-    return recordInAnswer(answer, recordName, recordType);
+    return recordInAnswer(await this.dns.query(recordName, recordType), recordName, recordType);
   }
 
   private async sendUpdate(slot: Slot): Promise<void> {
-    const { zone, recordName, recordType, ttl } = this.config;
-    const update = buildUpdate(newMessageId(), { zone, name: recordName, type: recordType, ttlSeconds: ttl / 1000, values: valuesOf(this.config.slots[slot]) });
-    // TSIG's time is wall-clock time the server compares with its own, not a wait: Date.now(), not the Clock.
-    const signed = this.key ? signMessage(update, this.key, Math.floor(Date.now() / 1000)) : undefined;
-    // TCP: an UPDATE must not be lost or half-heard, and every server that takes updates speaks it.
-    const answer = await this.exchange("update", signed?.signed ?? update, "tcp");
-    const rcode = rcodeOf(answer);
-    if (rcode !== 0) throw this.refusal(slot, rcode, splitTsig(answer)?.tsig.error ?? 0);
-    if (this.key && signed) {
-      const problem = verifyMessage(answer, this.key, signed.mac);
-      if (problem) {
-        throw new RouterError(
-          `${this.serverLabel()} accepted the update of ${this.recordLabel()}, but its answer does not prove it came from a server holding key ${this.key.name}: ${problem}.`,
-          "Something between Flip and the DNS server may be answering in its place; check router.server. The record may have changed: `flip status` shows what the server answers now.",
-        );
-      }
-    }
-  }
-
-  private refusal(slot: Slot, rcode: number, tsigError: number): RouterError {
-    const name = RCODES[rcode] ?? `RCODE ${rcode}`;
-    const detail = tsigError === 0 ? name : `${name}, TSIG ${TSIG_ERRORS[tsigError] ?? tsigError}`;
-    const what = `${this.serverLabel()} refused the update of ${this.recordLabel()} to ${slot}'s ${this.describeValues(slot)} (${detail})`;
-    if (tsigError === 18) {
-      return new RouterError(`${what}: the server's clock and this machine's differ by more than 5 minutes.`, "Sync both clocks (NTP); TSIG signatures carry the time they were made.");
-    }
-    if (rcode === 5 || rcode === 9) {
-      return new RouterError(
-        `The DNS server refused the update: check the TSIG key name/secret and allow-update. ${what}.`,
-        `router.tsig in flip.yaml must name a key the server knows (BIND: \`key "${this.key?.name ?? "flip-key"}" { algorithm ${this.key?.algorithm ?? "hmac-sha256"}; secret "..."; };\`) with the same secret, and zone ${this.config.zone} must allow updates with it (\`allow-update { key "${this.key?.name ?? "flip-key"}"; };\` or an update-policy).`,
-      );
-    }
-    if (rcode === 10) {
-      return new RouterError(`${what}: ${this.config.recordName} is not in a zone that server is primary for.`, "Check router.zone and router.server in flip.yaml: the update goes to the zone's primary.");
-    }
-    return new RouterError(`${what}.`, `See the DNS server's log for why it refused; the record was not changed.`);
-  }
-
-  private async exchange(what: "query" | "update", message: Buffer, transport: "udp" | "tcp"): Promise<Buffer> {
-    const server = this.config.server;
-    try {
-      return transport === "udp" ? await exchangeUdp(server, message, this.config.timeout) : await exchangeTcp(server, message, this.config.timeout);
-    } catch (error) {
-      if (!(error instanceof DnsTransportError)) throw error;
-      const subject = what === "query" ? `a query for ${this.recordLabel()}` : `the update of ${this.recordLabel()}`;
-      const reason = error.reason === "timeout" ? `no answer within ${formatDuration(this.config.timeout)}` : error.message;
-      throw new RouterError(
-        `Cannot reach the DNS server ${this.serverLabel()} (${transport.toUpperCase()}) for ${subject}: ${reason}.`,
-        "Is the server running and listening on that address, for UDP and TCP? router.server in flip.yaml says where it is.",
-        { cause: error },
-      );
-    }
+    const { recordName, recordType, ttl } = this.config;
+    const rrset = { name: recordName, type: recordType, ttlSeconds: ttl / 1000, values: valuesOf(this.config.slots[slot]) };
+    await this.dns.update([rrset], `the update of ${this.recordLabel()} to ${slot}'s ${this.describeValues(slot)}`);
   }
 }
 

@@ -25,8 +25,30 @@ export function newMessageId(): number {
   return randomInt(0, 0x10000);
 }
 
+/** The record types Flip writes: a slot's address or name, or (caddy router) its SRV records. */
+export type WrittenType = DnsRecordType | "SRV";
+
+/** One SRV record's data (RFC 2782). */
+export interface SrvValue {
+  priority: number;
+  weight: number;
+  port: number;
+  target: string;
+}
+
+/** A whole RRset an UPDATE puts in place of what the name held for that type. */
+export interface RrsetReplacement {
+  name: string;
+  type: WrittenType;
+  ttlSeconds: number;
+  /** Addresses or a host name for A/AAAA/CNAME, SrvValue for SRV; empty: the RRset is only deleted. */
+  values: readonly (string | SrvValue)[];
+}
+
+const TYPE_CODES: Record<WrittenType, number> = { A: 1, CNAME: 5, AAAA: 28, SRV: 33 };
+
 /** A non-recursive question for one record, with EDNS so answers up to 1232 bytes come over UDP. */
-export function buildQuery(id: number, name: string, type: DnsRecordType): Buffer {
+export function buildQuery(id: number, name: string, type: WrittenType): Buffer {
   return dnsPacket.encode({
     id,
     type: "query",
@@ -37,23 +59,18 @@ export function buildQuery(id: number, name: string, type: DnsRecordType): Buffe
 }
 
 /**
- * RFC 2136 UPDATE: zone section = the zone's SOA; no prerequisites; update section = "delete the
- * RRset" (class ANY, TTL 0, no data) then one "add" per value. Deleting first makes it the same
- * message whatever the record holds now, so sending it twice is harmless.
+ * RFC 2136 UPDATE: zone section = the zone's SOA; no prerequisites; update section = for each
+ * RRset, "delete the RRset" (class ANY, TTL 0, no data) then one "add" per value. Deleting first
+ * makes it the same message whatever the records hold now, so sending it twice is harmless, and
+ * the server applies the whole message or none of it.
  */
-export function buildUpdate(id: number, options: { zone: string; name: string; type: DnsRecordType; ttlSeconds: number; values: readonly string[] }): Buffer {
-  const { zone, name, type, ttlSeconds, values } = options;
-  const typeCode = { A: 1, CNAME: 5, AAAA: 28 }[type];
-  // dns-packet writes empty RDATA only for types it does not know: "UNKNOWN_<code>" is the same type number.
-  const deleteRrset = { name, type: `UNKNOWN_${typeCode}`, class: "ANY", ttl: 0, data: Buffer.alloc(0) } as unknown as dnsPacket.Answer;
-  const adds = values.map((value) => ({ name, type, class: "IN", ttl: ttlSeconds, data: value }) as dnsPacket.Answer);
-  return dnsPacket.encode({
-    id,
-    type: "query",
-    flags: OPCODE_UPDATE << 11,
-    questions: [{ name: zone, type: "SOA", class: "IN" }],
-    authorities: [deleteRrset, ...adds],
-  });
+export function buildUpdate(id: number, zone: string, rrsets: readonly RrsetReplacement[]): Buffer {
+  const authorities = rrsets.flatMap(({ name, type, ttlSeconds, values }) => [
+    // dns-packet writes empty RDATA only for types it does not know: "UNKNOWN_<code>" is the same type number.
+    { name, type: `UNKNOWN_${TYPE_CODES[type]}`, class: "ANY", ttl: 0, data: Buffer.alloc(0) } as unknown as dnsPacket.Answer,
+    ...values.map((data) => ({ name, type, class: "IN", ttl: ttlSeconds, data }) as dnsPacket.Answer),
+  ]);
+  return dnsPacket.encode({ id, type: "query", flags: OPCODE_UPDATE << 11, questions: [{ name: zone, type: "SOA", class: "IN" }], authorities });
 }
 
 /** The RCODE in a message's header (the low four bits of the flags). */
@@ -83,4 +100,15 @@ export function recordInAnswer(response: Buffer, name: string, type: DnsRecordTy
     values: records.map((record) => normalizeValue(type, String(record.data))),
     ttlSeconds: Math.min(...records.map((record) => record.ttl ?? 0)),
   };
+}
+
+/** The SRV records of `name` in an answer, targets lowercase without the final dot; [] when none. */
+export function srvInAnswer(response: Buffer, name: string): SrvValue[] {
+  const wanted = name.toLowerCase().replace(/\.$/, "");
+  return (dnsPacket.decode(response).answers ?? [])
+    .filter((answer) => answer.type === "SRV" && answer.name.toLowerCase().replace(/\.$/, "") === wanted)
+    .map((answer) => {
+      const data = (answer as dnsPacket.SrvAnswer).data;
+      return { priority: data.priority ?? 0, weight: data.weight ?? 0, port: data.port, target: data.target.toLowerCase().replace(/\.$/, "") };
+    });
 }
