@@ -29,7 +29,8 @@ export function probeSlot(url: string, headerName: string, timeoutMs: number): P
  */
 export function slotOfHeader(value: string | undefined, addressesBySlot: Partial<Record<Slot, readonly string[]>>): Slot | undefined {
   if (value === undefined) return undefined;
-  const answered = value.trim().toLowerCase().split(/[,\s]+/).filter(Boolean).at(-1);
+  // A fully qualified name keeps its final dot (Caddy's SRV targets: "blue-0.shop.example.com.:8080").
+  const answered = value.trim().toLowerCase().split(/[,\s]+/).filter(Boolean).at(-1)?.replace(/\.:(\d+)$/, ":$1");
   if (answered === undefined) return undefined;
   if (isSlot(answered)) return answered;
   return SLOTS.find((slot) => (addressesBySlot[slot] ?? []).some((address) => hostPort(address) === answered));

@@ -8,13 +8,14 @@ import { describeError, RouterError } from "../../core/errors.js";
 export interface ProxyHandler {
   handler?: string;
   upstreams?: { dial?: string }[];
-  dynamic_upstreams?: unknown;
+  /** Caddy's dynamic upstreams module, e.g. {"source": "srv", "service": "http", "proto": "tcp", "name": "shop.example.com", "refresh": "1s"}. */
+  dynamic_upstreams?: { source?: string; service?: string; proto?: string; name?: string; refresh?: string | number };
 }
 
 export class CaddyAdminApi {
   constructor(
     private readonly adminUrl: string,
-    private readonly handlerId: string,
+    readonly handlerId: string,
     /** An I/O limit per call, not a wait Flip decides on: it keeps a hung Caddy from stalling a switch. */
     private readonly timeoutMs: number,
   ) {}
@@ -27,12 +28,6 @@ export class CaddyAdminApi {
       throw new RouterError(
         `Caddy's object with "@id": "${this.handlerId}" is ${handler?.handler ? `a ${handler.handler} handler` : "not a handler"}, not a reverse_proxy handler.`,
         `Put "@id": "${this.handlerId}" on the reverse_proxy handler that serves the app (see the README's Caddy section), or set router.handlerId to its @id.`,
-      );
-    }
-    if (handler.upstreams === undefined && handler.dynamic_upstreams !== undefined) {
-      throw new RouterError(
-        `Caddy's reverse_proxy handler "${this.handlerId}" takes its upstreams from dynamic_upstreams, which Flip does not change.`,
-        "Give the handler a static `upstreams` list (any address: Flip replaces it on the first switch) and remove dynamic_upstreams.",
       );
     }
     return handler;

@@ -107,7 +107,7 @@ describe("CaddyRouter against Caddy", () => {
 
     expect(await caddyRouter.planSwitch("blue")).toEqual([
       `caddy: PATCH ${caddy.adminUrl}/id/${HANDLER}/upstreams [{"dial":"127.0.0.1:${blue.port}"}] (now: 127.0.0.1:9)`,
-      "note: Caddy reloads its whole config for any admin API change: connections kept alive by clients are closed, and a request sent on one at that moment fails unless the client retries it",
+      "note: Caddy reloads its whole config for any admin API change: connections kept alive by clients are closed, and a request sent on one at that moment fails unless the client retries it (router.srv switches without a reload)",
       `then GET ${caddy.url}/ (a new connection each time) every 100ms until ${UPSTREAM_HEADER} names blue`,
     ]);
     expect(await adminUpstreams(caddy)).toEqual([{ dial: "127.0.0.1:9" }]);

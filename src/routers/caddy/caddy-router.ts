@@ -1,14 +1,17 @@
 // `router: { kind: caddy }`: traffic goes wherever one reverse_proxy handler of a Caddy you run
-// points — its `upstreams`, replaced through the admin API (`PATCH /id/<@id>/upstreams`). Caddy's
-// running config is the truth for live(); with `probeUrl`, verify() also asks through Caddy which
-// slot answers. Debian's Caddy 2.6 has no weighted load balancing: no weights here.
+// points — its `upstreams`, replaced through the admin API (`PATCH /id/<@id>/upstreams`), or with
+// `srv`, the SRV record its dynamic upstreams read (upstreams.ts has both). Where Flip writes is
+// the truth for live(); with `probeUrl`, verify() also asks through Caddy which slot answers.
+// Debian's Caddy 2.6 has no weighted load balancing: no weights here.
 import { formatDuration } from "../../core/duration.js";
 import { describeError, EmptySlotError, TimeoutError } from "../../core/errors.js";
 import { SLOTS, type Endpoint, type Slot } from "../../core/slots.js";
 import type { Router, RouterCapabilities, RouterContext } from "../router.js";
-import { CaddyAdminApi, type ProxyHandler } from "./admin-api.js";
-import { sameSet, type CaddyRouterConfig } from "./config.js";
 import { describeProbeAnswer, probeSlot, slotOfHeader } from "../slot-probe.js";
+import { CaddyAdminApi } from "./admin-api.js";
+import { sameSet, type CaddyRouterConfig } from "./config.js";
+import { SrvUpstreams } from "./srv-upstreams.js";
+import { AdminUpstreams, type CaddyUpstreams } from "./upstreams.js";
 
 /** Keys in context.state: each slot's dial addresses from setTargets, and what Flip last wrote. */
 export const TARGETS_STATE_KEY = "targets";
@@ -19,22 +22,22 @@ export interface WrittenUpstreams {
   dials: string[];
 }
 
-/** What every switch costs with Caddy 2.6, said where a user sees it before switching. */
-const RELOAD_NOTE = "Caddy reloads its whole config for any admin API change: connections kept alive by clients are closed, and a request sent on one at that moment fails unless the client retries it";
-
 export class CaddyRouter implements Router {
   readonly kind = "caddy";
   /** verify observes the data plane only through a probe; Caddy 2.6 cannot split traffic by weight. */
   readonly capabilities: RouterCapabilities;
   readonly handlerId: string;
-  private readonly admin: CaddyAdminApi;
+  private readonly upstreams: CaddyUpstreams;
+  /** When this router last moved Caddy's upstreams: verify() without a probe waits one refresh from then. */
+  private lastWriteAt: number | undefined;
 
   constructor(
     private readonly config: CaddyRouterConfig,
     private readonly context: RouterContext,
   ) {
     this.handlerId = config.handlerId ?? context.app;
-    this.admin = new CaddyAdminApi(config.adminUrl, this.handlerId, config.timeout);
+    const admin = new CaddyAdminApi(config.adminUrl, this.handlerId, config.timeout);
+    this.upstreams = config.srv ? new SrvUpstreams(config.srv, admin) : new AdminUpstreams(admin);
     this.capabilities = { weights: false, mirror: false, verify: config.probeUrl !== undefined, traffic: false };
   }
 
@@ -49,36 +52,35 @@ export class CaddyRouter implements Router {
     this.context.state.set(TARGETS_STATE_KEY, { ...this.targets(), [slot]: dials });
     const written = this.context.state.get<WrittenUpstreams>(WRITTEN_STATE_KEY);
     if (written?.slot !== slot || sameSet(written.dials, dials)) return;
-    const handler = await this.admin.readHandler();
-    if (!sameSet(dialsOf(handler), written.dials)) return; // someone else repointed Caddy since: not ours to follow
+    if (!sameSet(await this.upstreams.read(), written.dials)) return; // someone else repointed Caddy since: not ours to follow
     if (dials.length === 0) {
       this.context.logger.warn({ slot, handler: this.handlerId }, "the live slot has no replica left; Caddy keeps the upstreams it has");
       return;
     }
-    await this.write(slot, dials, handler);
+    await this.write(slot, dials);
     this.context.logger.info({ slot, upstreams: dials }, "the live slot's replicas changed: Caddy follows them");
   }
 
   async live(): Promise<Slot | undefined> {
-    return this.slotOfDials(dialsOf(await this.admin.readHandler()));
+    return this.slotOfDials(await this.upstreams.read());
   }
 
   async planSwitch(slot: Slot): Promise<string[]> {
     const dials = this.dialsFor(slot);
-    let handler: ProxyHandler;
+    let current: string[];
     try {
-      handler = await this.admin.readHandler();
+      current = await this.upstreams.read();
     } catch (error) {
-      return [`caddy: replace the upstreams of handler "${this.handlerId}" with ${describeDials(dials)}`, `(could not read the handler to compare: ${describeError(error)})`];
+      return [`caddy: point handler "${this.handlerId}" at ${describeDials(dials)}`, `(could not read its upstreams to compare: ${describeError(error)})`];
     }
-    const current = dialsOf(handler);
     if (dials.length > 0 && sameSet(current, dials)) return [`Caddy's handler "${this.handlerId}" already sends to ${slot} (${current.join(", ")}): no change`];
     if (dials.length === 0) return [`refused: ${slot} has no replica, so Caddy would have no upstream to send it to (now: ${describeDials(current)})`];
+    const [write = "", ...notes] = await this.upstreams.describeWrite(slot, dials);
     return [
-      `caddy: ${this.admin.describeWrite(dials, handler.upstreams !== undefined)} (now: ${describeDials(current)})`,
-      `note: ${RELOAD_NOTE}`,
+      `${write} (now: ${describeDials(current)})`,
+      ...notes,
       this.config.probeUrl === undefined
-        ? "no probeUrl: verify reads the upstreams back from the admin API only"
+        ? "no probeUrl: verify reads the upstreams back and waits for Caddy to use them"
         : `then GET ${this.config.probeUrl} (a new connection each time) every ${formatDuration(this.config.pollInterval)} until ${this.config.slotHeader} names ${slot}`,
     ];
   }
@@ -86,34 +88,38 @@ export class CaddyRouter implements Router {
   async switchTo(slot: Slot): Promise<void> {
     const dials = this.dialsFor(slot);
     if (dials.length === 0) throw new EmptySlotError(slot, "the platform reports no replica there, so Caddy would have no upstream to send it to");
-    const handler = await this.admin.readHandler();
-    const current = dialsOf(handler);
+    const current = await this.upstreams.read();
     const from = this.slotOfDials(current);
     if (sameSet(current, dials)) {
       this.context.logger.debug({ slot, upstreams: current }, "switch skipped: Caddy's handler already sends to this slot");
       return;
     }
-    await this.write(slot, dials, handler);
+    await this.write(slot, dials);
     this.context.logger.info({ from, to: slot, handler: this.handlerId, upstreams: dials }, "traffic switched: Caddy runs the new upstreams");
     this.context.onEvent?.({ type: "switched", from, to: slot, at: this.context.clock.now() });
   }
 
   /** Caddy's handler must send to `slot`; with a probe, a request through Caddy must then be answered by it. */
   async verify(slot: Slot, timeoutMs: number): Promise<void> {
-    const current = dialsOf(await this.admin.readHandler());
+    const current = await this.upstreams.read();
     if (this.slotOfDials(current) !== slot) {
       throw new TimeoutError(
         `Caddy's handler "${this.handlerId}" sends to ${describeDials(current)}, not to ${slot}.`,
-        `Something other than this deployment changed Caddy's config (a \`caddy reload\` of the original file?), or the switch did not happen; \`flip switch ${slot}\` points it again.`,
+        `Something other than this deployment changed ${this.config.srv ? `SRV record ${this.config.srv.name}` : "Caddy's config (a `caddy reload` of the original file?)"}, or the switch did not happen; \`flip switch ${slot}\` points it again.`,
       );
     }
     const probeUrl = this.config.probeUrl;
-    if (probeUrl === undefined) return;
     const clock = this.context.clock;
+    if (probeUrl === undefined) {
+      // Nothing to ask through Caddy: wait out the time it may still use the old upstreams.
+      const remainingMs = (this.lastWriteAt ?? -Infinity) + (await this.upstreams.settleMs()) - clock.now();
+      if (remainingMs > 0) await clock.sleep(remainingMs);
+      return;
+    }
     const deadline = clock.now() + timeoutMs;
     for (;;) {
       const answer = await probeSlot(probeUrl, this.config.slotHeader, this.config.timeout);
-      if (answer.reached && slotOfHeader(answer.header, this.dialsBySlot()) === slot) return;
+      if (answer.reached && slotOfHeader(answer.header, this.probeNames()) === slot) return;
       const remainingMs = deadline - clock.now();
       if (remainingMs <= 0) {
         throw new TimeoutError(
@@ -129,8 +135,9 @@ export class CaddyRouter implements Router {
     // Nothing is kept open: every admin call and probe uses its own connection.
   }
 
-  private async write(slot: Slot, dials: string[], handler: ProxyHandler): Promise<void> {
-    await this.admin.writeUpstreams(dials, handler.upstreams !== undefined);
+  private async write(slot: Slot, dials: string[]): Promise<void> {
+    await this.upstreams.write(slot, dials);
+    this.lastWriteAt = this.context.clock.now();
     this.context.state.set(WRITTEN_STATE_KEY, { slot, dials } satisfies WrittenUpstreams);
   }
 
@@ -140,6 +147,12 @@ export class CaddyRouter implements Router {
 
   private dialsBySlot(): Partial<Record<Slot, readonly string[]>> {
     return this.config.slots ?? this.targets();
+  }
+
+  /** What the probe header may name a slot's replicas by: their dial addresses, and Caddy's names for them. */
+  private probeNames(): Partial<Record<Slot, readonly string[]>> {
+    const bySlot = this.dialsBySlot();
+    return Object.fromEntries(SLOTS.map((slot) => [slot, [...(bySlot[slot] ?? []), ...this.upstreams.aliases(slot, bySlot[slot] ?? [])]]));
   }
 
   private dialsFor(slot: Slot): string[] {
@@ -163,10 +176,6 @@ export class CaddyRouter implements Router {
 /** Caddy's dial address for a replica: host:port, an IPv6 host in brackets. */
 export function dialOf(endpoint: Endpoint): string {
   return endpoint.host.includes(":") ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
-}
-
-function dialsOf(handler: ProxyHandler): string[] {
-  return (handler.upstreams ?? []).map((upstream) => upstream.dial ?? "").filter((dial) => dial !== "");
 }
 
 function describeDials(dials: readonly string[]): string {

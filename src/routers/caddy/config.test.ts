@@ -25,4 +25,12 @@ describe("caddy router config", () => {
     ]);
     expect(problems({ slots: { blue: ["[::1]:8080"], green: ["tcp/app-green.internal:8080"] } })).toEqual([]);
   });
+
+  it("router.srv: reads the DNS server, zone and record, with a 5s TTL, and names what is wrong", () => {
+    const parsed = caddyRouterSchema.parse({ kind: "caddy", srv: { server: "127.0.0.1:5353", zone: "Example.com.", name: "_http._tcp.shop.example.com" } });
+    expect(parsed.srv).toEqual({ server: { host: "127.0.0.1", port: 5353 }, zone: "example.com", name: "_http._tcp.shop.example.com", ttl: 5000, timeout: 5000 });
+    expect(problems({ srv: { server: "127.0.0.1", zone: "example.com", name: "_http._tcp.shop.example.org" } })).toEqual(["srv.name: _http._tcp.shop.example.org is not in zone example.com"]);
+    expect(problems({ srv: { server: "127.0.0.1", zone: "example.com", name: "_http._tcp.example.com", ttl: "1500ms" } })).toEqual(["srv.ttl: expected whole seconds, e.g. 5s"]);
+    expect(problems({ srv: { zone: "example.com", name: "_http._tcp.example.com" } })).toHaveLength(1);
+  });
 });

@@ -1,7 +1,10 @@
 // `router: { kind: caddy }` — a Caddy you run yourself, pointed at a slot through its admin API: Flip
-// replaces the `upstreams` of one reverse_proxy handler, the one whose `"@id"` is `handlerId`.
+// replaces the `upstreams` of one reverse_proxy handler, the one whose `"@id"` is `handlerId`. With
+// `srv`, the handler takes its upstreams from an SRV record instead (Caddy's dynamic upstreams) and
+// Flip switches that record with a signed DNS UPDATE: Caddy's config never changes, so no reload.
 import { z } from "zod";
 import { durationOr } from "../../config/fields.js";
+import { dnsName, serverAddress, tsigSchema } from "../dns/config.js";
 
 /** A Caddy dial address: host:port (a name, IPv4, or [IPv6]), optionally with a network such as tcp/. */
 const dialAddress = z
@@ -39,9 +42,30 @@ export const caddyRouterSchema = z
     pollInterval: durationOr("100ms"),
     /** How long one admin API call or probe may take. */
     timeout: durationOr("10s"),
+    /** Zero-reload switching: the SRV record the handler's `dynamic_upstreams` reads, and where to update it. */
+    srv: z
+      .object({
+        /** The DNS server that holds the record and takes RFC 2136 updates (its primary). */
+        server: serverAddress,
+        zone: dnsName,
+        /** The SRV record's full name, as Caddy looks it up: `_<service>._<proto>.<name>`, e.g. _http._tcp.shop.example.com. */
+        name: dnsName,
+        /** The TTL written on the records; Caddy itself asks again every `refresh` of its handler. */
+        ttl: durationOr("5s"),
+        tsig: tsigSchema.optional(),
+        /** How long one DNS message may take to be answered. */
+        timeout: durationOr("5s"),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
+    const srv = config.srv;
+    if (srv && srv.name !== srv.zone && !srv.name.endsWith(`.${srv.zone}`)) {
+      ctx.addIssue({ code: "custom", path: ["srv", "name"], message: `${srv.name} is not in zone ${srv.zone}` });
+    }
+    if (srv && (srv.ttl % 1000 !== 0 || srv.ttl > 2_147_483_647_000)) ctx.addIssue({ code: "custom", path: ["srv", "ttl"], message: "expected whole seconds, e.g. 5s" });
     if (config.slots && sameSet(config.slots.blue, config.slots.green)) {
       ctx.addIssue({ code: "custom", path: ["slots"], message: "blue and green list the same dial addresses, so Flip could not tell which slot is live" });
     }

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { durationOr } from "../../config/fields.js";
 import { TSIG_ALGORITHMS, type TsigAlgorithm } from "./tsig.js";
 
-const dnsName = z
+export const dnsName = z
   .string()
   .min(1)
   .regex(/^[a-zA-Z0-9*_.-]+\.?$/, "expected a DNS name such as shop.example.com")
@@ -19,7 +19,7 @@ const slotAnswer = z
   })
   .strict();
 
-const tsig = z
+export const tsigSchema = z
   .object({
     /** The key's name, as in named.conf's `key "flip-key" { ... }`. */
     name: dnsName,
@@ -33,7 +33,7 @@ const tsig = z
   .strict();
 
 /** host, host:port, [v6]:port; the port defaults to 53. */
-const serverAddress = z
+export const serverAddress = z
   .string()
   .trim()
   .min(1)
@@ -60,7 +60,7 @@ export const dnsRouterSchema = z
     /** The TTL written on the record, and how long verify() waits after the server answers the new value. */
     ttl: durationOr("60s"),
     /** The key the UPDATE is signed with. Absent: unsigned (only for servers that allow updates by address). */
-    tsig: tsig.optional(),
+    tsig: tsigSchema.optional(),
     /** While verify() waits for the server to answer the new value, how often it asks. */
     pollInterval: durationOr("1s"),
     /** How long one DNS message may take to be answered. */

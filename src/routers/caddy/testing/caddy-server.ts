@@ -28,9 +28,27 @@ export interface CaddyOptions {
   handlerId: string;
   /** The handler's upstreams before Flip changes them (Caddy needs at least one to load). */
   initialDials?: string[];
+  /** Instead of a static list: upstreams from this SRV record, asked of `resolver` ("127.0.0.1:PORT") every `refresh`. */
+  srv?: SrvSource;
 }
 
-export function caddyConfig(options: { adminPort: number; port: number; dir: string; handlerId: string; dials: string[] }): object {
+export interface SrvSource {
+  name: string;
+  resolver: string;
+  refresh: string;
+}
+
+/** How the handler finds its upstreams: a static list, or an SRV record (targets resolved by the same server). */
+function upstreamsOf(dials: string[], srv: SrvSource | undefined): object {
+  if (srv === undefined) return { upstreams: dials.map((dial) => ({ dial })) };
+  const resolver = { addresses: [`udp/${srv.resolver}`] };
+  return {
+    dynamic_upstreams: { source: "srv", name: srv.name, refresh: srv.refresh, resolver },
+    transport: { protocol: "http", resolver },
+  };
+}
+
+export function caddyConfig(options: { adminPort: number; port: number; dir: string; handlerId: string; dials: string[]; srv?: SrvSource | undefined }): object {
   return {
     admin: { listen: `127.0.0.1:${options.adminPort}`, config: { persist: false } },
     storage: { module: "file_system", root: join(options.dir, "data") },
@@ -49,7 +67,7 @@ export function caddyConfig(options: { adminPort: number; port: number; dir: str
                   {
                     handler: "reverse_proxy",
                     "@id": options.handlerId,
-                    upstreams: options.dials.map((dial) => ({ dial })),
+                    ...upstreamsOf(options.dials, options.srv),
                     headers: { response: { set: { [UPSTREAM_HEADER]: ["{http.reverse_proxy.upstream.hostport}"] } } },
                   },
                 ],
@@ -68,7 +86,7 @@ export async function startCaddy(options: CaddyOptions): Promise<CaddyServer> {
   const [adminPort, port] = [await pickFreePort(), await pickFreePort()];
   const config = join(dir, "caddy.json");
   // 127.0.0.1:9 (discard) answers for no slot: a fresh Caddy points at neither.
-  writeFileSync(config, JSON.stringify(caddyConfig({ adminPort, port, dir, handlerId: options.handlerId, dials: options.initialDials ?? ["127.0.0.1:9"] }), null, 2));
+  writeFileSync(config, JSON.stringify(caddyConfig({ adminPort, port, dir, handlerId: options.handlerId, dials: options.initialDials ?? ["127.0.0.1:9"], srv: options.srv }), null, 2));
   let log = "";
   const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") };
   const child: ChildProcess = spawn(caddy, ["run", "--config", config], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
