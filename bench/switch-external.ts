@@ -1,7 +1,7 @@
 // `npm run bench:switch-external`: the same switch-under-load run as bench:switch, against each
 // proxy in bench/lib/switch-targets.ts in turn — Flip's built-in proxy, nginx switched by the nginx
 // router (file + nginx -t + graceful reload), HAProxy switched by the haproxy router (runtime
-// API) and Caddy switched by the caddy router (admin API) — so failures per switch can be compared side by side. Every response is recorded (start,
+// API) and Caddy switched by the caddy router (admin API, and SRV record) — so failures per switch can be compared side by side. Every response is recorded (start,
 // end, status, which slot answered); the two slot upstreams are one nginx naming its slot in a header.
 import { rmSync } from "node:fs";
 import { performance } from "node:perf_hooks";
@@ -14,11 +14,13 @@ import { countFlag, durationFlag, parseFlags } from "./lib/options.js";
 import { ProcessGroup } from "./lib/processes.js";
 import { runRecordedLoad, type RecordedLoad } from "./lib/recorded-load.js";
 import { analyseSwitches, type SwitchRecord } from "./lib/switch-analysis.js";
-import { SWITCH_TARGETS, type RunningSwitchTarget, type SwitchTarget } from "./lib/switch-targets.js";
+import { SWITCH_TARGETS, type Program, type RunningSwitchTarget, type SwitchTarget } from "./lib/switch-targets.js";
 import { fixed, formatTable, median, thousands, type Column } from "./lib/table.js";
 import { describeMachine, findExecutable, installHint } from "./lib/tools.js";
 
 const HOST = "127.0.0.1";
+/** The Debian package each program comes from. */
+const PACKAGE_OF: Record<Program, string> = { nginx: "nginx", haproxy: "haproxy", caddy: "caddy", named: "bind9" };
 const INITIAL_SLOT: Slot = "blue";
 
 const flags = parseFlags("npm run bench:switch-external -- [flags]", {
@@ -37,7 +39,7 @@ interface Row {
 }
 
 async function main(): Promise<number> {
-  const programs = { nginx: findExecutable("nginx"), haproxy: findExecutable("haproxy"), caddy: findExecutable("caddy") };
+  const programs = { nginx: findExecutable("nginx"), haproxy: findExecutable("haproxy"), caddy: findExecutable("caddy"), named: findExecutable("named") };
   if (programs.nginx === undefined) {
     process.stderr.write(installHint(["nginx"])); // the slots' upstreams are nginx
     return 1;
@@ -68,8 +70,9 @@ async function main(): Promise<number> {
     await group.waitForPort(upstreams, HOST, ports.green);
     const context = { group, workDir, upstreams: { blue: `${HOST}:${ports.blue}`, green: `${HOST}:${ports.green}` }, initialSlot: INITIAL_SLOT, programs };
     for (const target of targets) {
-      if (target.needs !== undefined && programs[target.needs] === undefined) {
-        skipped.push(`${target.name}: ${target.needs} is not installed (sudo apt-get install -y ${target.needs})`);
+      const missing = (target.needs ?? []).filter((program) => programs[program] === undefined);
+      if (missing.length > 0) {
+        skipped.push(`${target.name}: ${missing.join(", ")} not installed (sudo apt-get install -y ${missing.map((program) => PACKAGE_OF[program]).join(" ")})`);
         continue;
       }
       process.stderr.write(`${target.name}…\n`);

@@ -121,3 +121,35 @@ backend app
   // -db: stay in the foreground, so the PID we hold is HAProxy itself.
   return { config, args: ["-db", "-f", config] };
 }
+
+/** A fixed TSIG secret for the benchmark's BIND (base64 of 32 bytes): it guards nothing outside the run. */
+const BENCH_TSIG = { name: "flip-bench", secret: Buffer.from("flip-benchmark-tsig-key-32-bytes").toString("base64") };
+
+/**
+ * BIND (named) serving one empty zone that takes updates signed with BENCH_TSIG, on loopback `port`,
+ * in the foreground, everything it writes in its own folder under `workDir`.
+ */
+export function bindZone(workDir: string, port: number, zone: string): { args: string[]; tsig: { name: string; secret: string } } {
+  const dir = join(workDir, "bind");
+  mkdirSync(dir, { recursive: true });
+  const zoneFile = join(dir, `${zone}.zone`);
+  writeFileSync(zoneFile, ["$TTL 60", `@ IN SOA ns1.${zone}. admin.${zone}. ( 1 3600 600 86400 60 )`, `@ IN NS ns1.${zone}.`, "ns1 IN A 127.0.0.1", ""].join("\n"));
+  const conf = join(dir, "named.conf");
+  writeFileSync(
+    conf,
+    `options {
+  directory "${dir}";
+  pid-file "${join(dir, "named.pid")}";
+  session-keyfile "${join(dir, "session.key")}";
+  managed-keys-directory "${dir}";
+  listen-on port ${port} { 127.0.0.1; };
+  listen-on-v6 { none; };
+  recursion no;
+  dnssec-validation no;
+};
+key "${BENCH_TSIG.name}" { algorithm hmac-sha256; secret "${BENCH_TSIG.secret}"; };
+zone "${zone}" { type primary; file "${zoneFile}"; allow-update { key "${BENCH_TSIG.name}"; }; };
+`,
+  );
+  return { args: ["-g", "-c", conf, "-p", String(port)], tsig: BENCH_TSIG };
+}

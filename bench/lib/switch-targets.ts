@@ -2,8 +2,9 @@
 // it in production: Flip's built-in proxy (its own process, switched by a control call that returns
 // once switchTo() has resolved), nginx (the nginx router: upstream file, nginx -t, graceful reload,
 // probe), HAProxy (the haproxy router: `set map` on the runtime API) and Caddy (the caddy router:
-// PATCH of a handler's upstreams on the admin API). Every target sits in front of the same two slot
-// upstreams and answers on a loopback port of its own.
+// PATCH of a handler's upstreams on the admin API, or with router.srv a signed DNS UPDATE of the SRV
+// record the handler reads from a BIND). Every target sits in front of the same two slot upstreams
+// and answers on a loopback port of its own.
 //
 // Adding a proxy = one more SwitchTarget in SWITCH_TARGETS below.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -21,7 +22,7 @@ import { HaproxyRouter } from "../../src/routers/haproxy/haproxy-router.js";
 import { nginxRouterSchema } from "../../src/routers/nginx/config.js";
 import { NginxRouter } from "../../src/routers/nginx/nginx-router.js";
 import { shellQuote } from "../../src/platforms/command/shell.js";
-import { nginxInstance } from "./configs.js";
+import { bindZone, nginxInstance } from "./configs.js";
 import { repoRoot } from "./options.js";
 import type { ProcessGroup, Started } from "./processes.js";
 
@@ -35,8 +36,11 @@ export interface SwitchTargetContext {
   /** The slot live when the target starts. */
   initialSlot: Slot;
   /** Absolute paths of the programs found on this machine. */
-  programs: { nginx?: string; haproxy?: string; caddy?: string };
+  programs: Partial<Record<Program, string>>;
 }
+
+/** The servers a target may need, by executable name. */
+export type Program = "nginx" | "haproxy" | "caddy" | "named";
 
 export interface RunningSwitchTarget {
   /** Where the load goes, e.g. http://127.0.0.1:41234 */
@@ -50,8 +54,8 @@ export interface SwitchTarget {
   name: string;
   /** One line on how a switch happens, printed under the table. */
   how: string;
-  /** The program it needs, if any: without it the target is skipped, and said so. */
-  needs?: "nginx" | "haproxy" | "caddy";
+  /** The programs it needs: without one, the target is skipped, and said so. */
+  needs?: Program[];
   start(context: SwitchTargetContext): Promise<RunningSwitchTarget>;
 }
 
@@ -97,7 +101,7 @@ const flipTarget: SwitchTarget = {
 const nginxTarget: SwitchTarget = {
   name: "nginx (reload)",
   how: "the nginx router: upstream file rewritten, `nginx -t`, `nginx -s reload`; the switch returns once probes on new connections reach the new slot steadily (3 in a row, 250 ms after the first)",
-  needs: "nginx",
+  needs: ["nginx"],
   async start({ group, workDir, upstreams, initialSlot, programs }) {
     const nginx = programs.nginx as string;
     const port = await pickFreePort();
@@ -146,7 +150,7 @@ const nginxTarget: SwitchTarget = {
 const haproxyTarget: SwitchTarget = {
   name: "haproxy (runtime API)",
   how: "the haproxy router: one `set map` on the runtime API (TCP), no reload; the switch returns once HAProxy has answered",
-  needs: "haproxy",
+  needs: ["haproxy"],
   async start({ group, workDir, upstreams, initialSlot, programs }) {
     const [port, apiPort] = [await pickFreePort(), await pickFreePort()];
     const map = join(workDir, "haproxy-switch.map");
@@ -194,51 +198,104 @@ backend bench-green
   },
 };
 
-const caddyTarget: SwitchTarget = {
-  name: "caddy (admin API)",
-  how: "the caddy router: PATCH /id/<handler>/upstreams on the admin API, which makes Caddy reload its whole config (kept-alive client connections are closed); the switch returns once Caddy has answered",
-  needs: "caddy",
-  async start({ group, workDir, upstreams, initialSlot, programs }) {
-    const [port, adminPort] = [await pickFreePort(), await pickFreePort()];
-    const dir = join(workDir, "caddy-switch");
-    mkdirSync(dir, { recursive: true });
-    const config = join(dir, "caddy.json");
-    // Caddy's defaults, except what a loopback benchmark needs: plain HTTP, an admin port of its
-    // own, nothing written outside `dir` (storage here; HOME and XDG folders below).
-    writeFileSync(
-      config,
-      JSON.stringify({
-        admin: { listen: `${HOST}:${adminPort}`, config: { persist: false } },
-        storage: { module: "file_system", root: join(dir, "data") },
-        logging: { logs: { default: { level: "ERROR" } } },
-        apps: {
-          http: {
-            servers: {
-              bench: {
-                listen: [`${HOST}:${port}`],
-                automatic_https: { disable: true },
-                routes: [{ handle: [{ handler: "reverse_proxy", "@id": "bench", upstreams: [{ dial: upstreams[initialSlot] }] }] }],
-              },
+/** A Caddy serving one reverse_proxy handler "@id": "bench" on a port of its own, started in `dir`. */
+async function startCaddy(context: SwitchTargetContext, name: string, upstreamsConfig: object): Promise<{ started: Started; port: number; adminUrl: string }> {
+  const { group, workDir, programs } = context;
+  const [port, adminPort] = [await pickFreePort(), await pickFreePort()];
+  const dir = join(workDir, name);
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, "caddy.json");
+  // Caddy's defaults, except what a loopback benchmark needs: plain HTTP, an admin port of its
+  // own, nothing written outside `dir` (storage here; HOME and XDG folders below).
+  writeFileSync(
+    config,
+    JSON.stringify({
+      admin: { listen: `${HOST}:${adminPort}`, config: { persist: false } },
+      storage: { module: "file_system", root: join(dir, "data") },
+      logging: { logs: { default: { level: "ERROR" } } },
+      apps: {
+        http: {
+          servers: {
+            bench: {
+              listen: [`${HOST}:${port}`],
+              automatic_https: { disable: true },
+              routes: [{ handle: [{ handler: "reverse_proxy", "@id": "bench", ...upstreamsConfig }] }],
             },
           },
         },
-      }),
-    );
-    const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") };
-    const started = group.start("caddy (switched)", programs.caddy as string, ["run", "--config", config], { cwd: dir, env });
-    await group.waitForPort(started, HOST, port);
-    await group.waitForPort(started, HOST, adminPort);
+      },
+    }),
+  );
+  const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") };
+  const started = group.start(`caddy (${name})`, programs.caddy as string, ["run", "--config", config], { cwd: dir, env });
+  await group.waitForPort(started, HOST, port);
+  await group.waitForPort(started, HOST, adminPort);
+  return { started, port, adminUrl: `http://${HOST}:${adminPort}` };
+}
+
+const caddyTarget: SwitchTarget = {
+  name: "caddy (admin API)",
+  how: "the caddy router: PATCH /id/<handler>/upstreams on the admin API, which makes Caddy reload its whole config (kept-alive client connections are closed); the switch returns once Caddy has answered",
+  needs: ["caddy"],
+  async start(context) {
+    const { upstreams, initialSlot } = context;
+    const caddy = await startCaddy(context, "caddy-admin", { upstreams: [{ dial: upstreams[initialSlot] }] });
     const router = new CaddyRouter(
-      caddyRouterSchema.parse({ kind: "caddy", adminUrl: `http://${HOST}:${adminPort}`, handlerId: "bench", slots: { blue: [upstreams.blue], green: [upstreams.green] } }),
+      caddyRouterSchema.parse({ kind: "caddy", adminUrl: caddy.adminUrl, handlerId: "bench", slots: { blue: [upstreams.blue], green: [upstreams.green] } }),
       { app: "bench", logger: silentLogger, clock: systemClock, state: new MemoryDriverState() },
     );
     return {
-      origin: `http://${HOST}:${port}`,
+      origin: `http://${HOST}:${caddy.port}`,
       switchTo: (slot) => router.switchTo(slot),
-      stop: () => stopProcess(started),
+      stop: () => stopProcess(caddy.started),
+    };
+  },
+};
+
+const SRV_ZONE = "bench.test";
+const SRV_NAME = `_http._tcp.app.${SRV_ZONE}`;
+
+const caddySrvTarget: SwitchTarget = {
+  name: "caddy (SRV record)",
+  how: "the caddy router with router.srv: one TSIG-signed DNS UPDATE of the SRV record the handler reads from a local BIND every 100ms (Caddy's config never changes); the switch returns once a probe on a new connection is answered by the new slot",
+  needs: ["caddy", "named"],
+  async start(context) {
+    const { group, workDir, upstreams, initialSlot, programs } = context;
+    const dnsPort = await pickFreePort();
+    const bind = bindZone(workDir, dnsPort, SRV_ZONE);
+    const named = group.start("named", programs.named as string, bind.args);
+    await group.waitForPort(named, HOST, dnsPort);
+    const resolver = { addresses: [`udp/${HOST}:${dnsPort}`] };
+    const caddy = await startCaddy(context, "caddy-srv", {
+      dynamic_upstreams: { source: "srv", name: SRV_NAME, refresh: "100ms", resolver },
+      transport: { protocol: "http", resolver },
+    });
+    const router = new CaddyRouter(
+      caddyRouterSchema.parse({
+        kind: "caddy",
+        adminUrl: caddy.adminUrl,
+        handlerId: "bench",
+        probeUrl: `http://${HOST}:${caddy.port}/`,
+        slots: { blue: [upstreams.blue], green: [upstreams.green] },
+        srv: { server: `${HOST}:${dnsPort}`, zone: SRV_ZONE, name: SRV_NAME, tsig: bind.tsig },
+      }),
+      { app: "bench", logger: silentLogger, clock: systemClock, state: new MemoryDriverState() },
+    );
+    await router.switchTo(initialSlot);
+    await router.verify(initialSlot, 10_000);
+    return {
+      origin: `http://${HOST}:${caddy.port}`,
+      async switchTo(slot) {
+        await router.switchTo(slot);
+        await router.verify(slot, 10_000);
+      },
+      async stop() {
+        await stopProcess(caddy.started);
+        await stopProcess(named);
+      },
     };
   },
 };
 
 /** In the order they run and are printed. */
-export const SWITCH_TARGETS: SwitchTarget[] = [flipTarget, nginxTarget, haproxyTarget, caddyTarget];
+export const SWITCH_TARGETS: SwitchTarget[] = [flipTarget, nginxTarget, haproxyTarget, caddyTarget, caddySrvTarget];

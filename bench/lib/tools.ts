@@ -27,6 +27,8 @@ export function findExecutable(name: string, extraDirs: string[] = []): string |
 export interface Tools {
   nginx?: string;
   haproxy?: string;
+  caddy?: string;
+  named?: string;
   load?: LoadTool;
 }
 
@@ -76,6 +78,8 @@ export function describeMachine(tools: Tools): string[] {
   const software = [`node ${process.version}`];
   if (tools.nginx !== undefined) software.push(versionOf(tools.nginx, ["-v"]).replace(/^nginx version: /, ""));
   if (tools.haproxy !== undefined) software.push(versionOf(tools.haproxy, ["-v"]).replace(/ - https.*$/, ""));
+  if (tools.caddy !== undefined) software.push(`Caddy ${versionOf(tools.caddy, ["version"]).split(" ")[0] ?? ""}`);
+  if (tools.named !== undefined) software.push(versionOf(tools.named, ["-v"]).replace(/ \(.*$/, ""));
   const lines = [`machine: ${cpus().length} cores (nproc ${nproc()}), ${model}; load average ${loadAverage || "unknown"}`, software.join("; ")];
   if (tools.load !== undefined) lines.push(`load generator: ${versionOf(tools.load.path, ["--version"]).replace(/ Copyright.*$/, "")}`);
   return lines;
