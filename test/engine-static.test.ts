@@ -15,6 +15,7 @@ import { systemClock } from "../src/core/clock.js";
 import { ManualClock } from "../src/core/clock.testing.js";
 import type { Slot } from "../src/core/slots.js";
 import { parseConfigText } from "../src/config/load.js";
+import { replayEvents } from "../src/api/sse.js";
 import { Engine } from "../src/engine/engine.js";
 import type { FlowEvent } from "../src/engine/views.js";
 import { silentLogger } from "../src/logging.js";
@@ -130,6 +131,9 @@ describe("Engine with the static platform", () => {
     expect(await get(h.proxy)).toEqual({ status: 200, slot: "blue" });
     // The platform's own words reached the deployment's event stream.
     expect(events).toContainEqual(expect.objectContaining({ type: "log", deploymentId: first.id, message: expect.stringMatching(/recorded that blue .* runs v1/) }));
+    // ...and a watcher that connects afterwards still gets them: the detail holds them for the replay.
+    expect(h.engine.deployment(first.id).logs).toContainEqual(expect.objectContaining({ message: expect.stringMatching(/recorded that blue .* runs v1/) }));
+    expect(replayEvents(h.engine.deployment(first.id))).toContainEqual(expect.objectContaining({ type: "log", replayed: true, message: expect.stringMatching(/recorded that blue .* runs v1/) }));
 
     // green answers its checks but fails real traffic: switched, judged, flipped back.
     h.green.failing = true;

@@ -196,7 +196,12 @@ const schemas: Record<string, Json> = {
   DeploymentDetail: {
     allOf: [
       ref("DeploymentSummary"),
-      object({ phases: { type: "array", items: ref("PhaseRecord") }, checks: { type: "array", items: ref("CheckResult") }, samples: { type: "array", items: ref("SampleRecord") } }),
+      object({
+        phases: { type: "array", items: ref("PhaseRecord") },
+        checks: { type: "array", items: ref("CheckResult") },
+        samples: { type: "array", items: ref("SampleRecord") },
+        logs: { type: "array", description: "Log lines the controller still holds in memory (the last few deployments')", items: object({ at: int("ms since the epoch"), message: str() }, ["at", "message"]) },
+      }),
     ],
   },
   PhaseRecord: object({ deploymentId: str(), phase, startedAt: int("ms since the epoch"), finishedAt: int("ms since the epoch"), detail: str() }, ["deploymentId", "phase", "startedAt"]),

@@ -30,6 +30,9 @@ export function replayEvents(detail: DeploymentDetail): StreamEvent[] {
   for (const sample of detail.samples) {
     timed.push({ at: sample.at, rank: 2, event: { type: "sample", deploymentId, sample, replayed: true } });
   }
+  for (const line of detail.logs ?? []) {
+    timed.push({ at: line.at, rank: 3, event: { type: "log", deploymentId, at: line.at, message: line.message, replayed: true } });
+  }
   // Array.prototype.sort is stable, so equal keys keep the store's order.
   timed.sort((a, b) => a.at - b.at || a.rank - b.rank);
   return timed.map((entry) => entry.event);
@@ -37,7 +40,7 @@ export function replayEvents(detail: DeploymentDetail): StreamEvent[] {
 
 /** The `finished` event for a deployment that ended before anyone watched it end. */
 export function finishedEventOf(detail: DeploymentDetail): StreamEvent {
-  const { phases: _phases, checks: _checks, samples: _samples, ...summary } = detail;
+  const { phases: _phases, checks: _checks, samples: _samples, logs: _logs, ...summary } = detail;
   const deployment: DeploymentSummary = summary;
   return { type: "finished", deploymentId: detail.id, outcome: detail.outcome, reason: detail.reason, deployment, replayed: true };
 }

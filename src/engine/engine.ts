@@ -34,10 +34,12 @@ import {
   type SlotView,
   type StatusView,
 } from "./views.js";
+import { RecentLogs } from "./recent-logs.js";
 
 export class Engine implements EngineApi {
   private current: Run | undefined;
   private readonly listeners = new Map<string, Set<(event: FlowEvent) => void>>();
+  private readonly recentLogs = new RecentLogs();
   private readonly allListeners = new Set<(event: FlowEvent) => void>();
   private readonly scheduler: StandbyScheduler;
   private readonly flows: DeploymentFlows;
@@ -90,7 +92,7 @@ export class Engine implements EngineApi {
     const { store } = this.deps;
     const record = store.deployment(id);
     if (!record) throw new NotFoundError(`No deployment with id "${id}".`, "See `flip history` for the ids.");
-    return { ...summarize(record), phases: store.phasesOf(id), checks: store.checksOf(id), samples: store.samplesOf(id) };
+    return { ...summarize(record), phases: store.phasesOf(id), checks: store.checksOf(id), samples: store.samplesOf(id), logs: this.recentLogs.of(id) };
   }
 
   auditLog(limit = 100): EventRecord[] {
@@ -113,6 +115,7 @@ export class Engine implements EngineApi {
   }
 
   private emit = (event: FlowEvent): void => {
+    if (event.type === "log") this.recentLogs.add(event.deploymentId, { at: event.at, message: event.message });
     for (const listener of [...(this.listeners.get(event.deploymentId) ?? []), ...this.allListeners]) {
       try {
         listener(event);

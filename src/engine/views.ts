@@ -5,6 +5,7 @@ import type { DeploymentKind, Outcome, Phase } from "../core/phases.js";
 import type { RuleResult } from "../core/rules.js";
 import type { Slot, SlotState } from "../core/slots.js";
 import type { DeploymentRecord, EventRecord, PhaseRecord, SampleRecord } from "../store/records.js";
+import type { LogLine } from "./recent-logs.js";
 
 export interface SlotView {
   slot: Slot;
@@ -45,6 +46,8 @@ export interface DeploymentDetail extends DeploymentSummary {
   phases: PhaseRecord[];
   checks: CheckResult[];
   samples: SampleRecord[];
+  /** Log lines this controller still holds in memory (the last few deployments'; see recent-logs.ts). */
+  logs?: LogLine[];
 }
 
 /** Events of one deployment, in the order they happen. `finished` is always the last one. */
