@@ -31,10 +31,11 @@ afterEach(async () => {
   }
 });
 
-async function startFlip(): Promise<{ ws: Workspace; serve: ServeProcess }> {
+async function startFlip(extra?: string): Promise<{ ws: Workspace; serve: ServeProcess }> {
   const ws = await makeWorkspace({
     // A long window, ended by clicking Promote: the test waits for nothing but its own clicks.
     monitor: '{ duration: 5m, interval: 1s, minRequests: 5, rules: ["errorRate < 5%", "p99 < 800ms"] }',
+    ...(extra === undefined ? {} : { extra }),
   });
   // The dashboard must ask for the token: configure one, given to flip serve through its environment.
   writeFileSync(ws.config, readFileSync(ws.config, "utf8").replace(/^control: \{ listen: ("[^"]+") \}$/m, 'control: { listen: $1, token: "${FLIP_TOKEN}" }'));
@@ -178,5 +179,35 @@ describe("the dashboard in Chromium", () => {
       expect(pageErrors).toEqual([]);
     },
     SCREENSHOT ? 120_000 : 45_000,
+  );
+
+  it(
+    "approves a deployment that waits for a person, and the traffic moves",
+    async () => {
+      const [{ ws }, browser] = await Promise.all([startFlip("approval: manual"), openBrowser()]);
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const pageErrors: string[] = [];
+      page.on("pageerror", (error) => pageErrors.push(error.message));
+      await page.goto(`${ws.control}/`);
+      await page.locator('#connection[data-state="live"]').waitFor();
+
+      await deployFromPage(page, "v1", /v1 will start on blue and be checked/, TOKEN);
+      await page.locator("#promote-button:enabled").waitFor({ timeout: 15_000 });
+      expect(await page.textContent("#promote-button")).toBe("Approve the switch…");
+      expect(await page.textContent("#promote-why")).toMatch(/v1 passed its checks on blue .* approving moves the traffic/);
+      expect(await liveSlot(ws)).toBeNull(); // nothing moved before a person said so
+      await page.click("#promote-button");
+      await expect.poll(() => page.textContent("#confirm-message")).toMatch(/^v1 on blue .* passed its checks\. Approving switches the traffic to it/);
+      await page.click("#confirm-button");
+      await page.locator('#now[data-live-slot="blue"]').waitFor({ timeout: 15_000 });
+      expect(await liveSlot(ws)).toBe("blue");
+      // Now monitoring: the same button ends the window early.
+      await expect.poll(() => page.textContent("#promote-button"), { timeout: 10_000 }).toBe("Promote…");
+      // The approver is in the audit log: the page's actor, from the browser's address.
+      const audit = (await (await fetch(`${ws.control}/api/audit`)).json()) as { kind: string; actor: string }[];
+      expect(audit.find((event) => event.kind === "deployment.approved")?.actor).toBe("dashboard@127.0.0.1");
+      expect(pageErrors).toEqual([]);
+    },
+    45_000,
   );
 });

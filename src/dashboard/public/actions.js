@@ -24,12 +24,18 @@ export function availability(status, connected) {
     rollback: busy ?? rollbackCheck(status, rollbackTarget, label),
     switch: busy ?? switchCheck(status, switchTarget, label),
     abort: running ? { ok: true, why: abortWords(status, running).short } : { ok: false, why: "No deployment is running." },
-    promote: !running
-      ? { ok: false, why: "No deployment is running." }
-      : running.phase !== "monitoring"
-        ? { ok: false, why: `Only while a deployment is monitoring (${running.id} is ${running.phase}).` }
-        : { ok: true, why: `Ends the monitor window of ${running.version} now, as a success.` },
+    promote: promoteCheck(running, label),
   };
+}
+
+/** Promote approves a deployment that awaits approval, or ends a monitor window early. */
+function promoteCheck(running, label) {
+  if (!running) return { ok: false, why: "No deployment is running." };
+  if (running.phase === "awaiting-approval") {
+    return { ok: true, approve: true, why: `${running.version} passed its checks on ${label(running.slot)} and waits for a person: approving moves the traffic.` };
+  }
+  if (running.phase !== "monitoring") return { ok: false, why: `Only while a deployment awaits approval or is monitoring (${running.id} is ${running.phase}).` };
+  return { ok: true, why: `Ends the monitor window of ${running.version} now, as a success.` };
 }
 
 function rollbackCheck(status, target, label) {
@@ -84,7 +90,7 @@ export function renderActions(status, connected) {
   set("rollback", can.rollback, can.rollback.ok ? `Roll back to ${label(can.rollback.target)}…` : "Roll back…");
   set("switch", can.switch, can.switch.ok ? `Switch traffic to ${label(can.switch.target)}…` : "Switch traffic…");
   set("abort", can.abort);
-  set("promote", can.promote);
+  set("promote", can.promote, can.promote.approve ? "Approve the switch…" : "Promote…");
   return can;
 }
 
@@ -165,6 +171,15 @@ export function wireActions(page) {
   document.getElementById("promote-button").addEventListener("click", () => {
     const status = page.status();
     const running = status.deployment;
+    if (running.phase === "awaiting-approval") {
+      void run("Approve", async () => {
+        const message = `${running.version} on ${slotLabel(running.slot, running.version)} passed its checks. Approving switches the traffic to it (after any switch window), then watches it; you are recorded as the approver.`;
+        if (!(await page.confirm({ title: `Approve ${running.version}?`, message, confirmLabel: "Approve and switch" }))) return;
+        await postJson("/api/promote", {});
+        page.toast(`${running.id} approved: switching.`, "ok");
+      });
+      return;
+    }
     void run("Promote", async () => {
       const message = `The monitor window of ${running.version} ends now and ${running.id} counts as succeeded. Traffic stays on ${slotLabel(running.slot, running.version)}.`;
       if (!(await page.confirm({ title: `Promote ${running.version}?`, message, confirmLabel: "Promote" }))) return;
