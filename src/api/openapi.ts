@@ -58,7 +58,7 @@ function read(summary: string, description: string, responses: Json, parameters:
   return { summary, description, ...(parameters.length ? { parameters } : {}), responses: { ...responses, ...GUARD_ERRORS } };
 }
 
-function action(summary: string, description: string, body: z.ZodType | undefined, status: string, answer: string, errors: Json): Json {
+function action(summary: string, description: string, body: z.ZodType | undefined, status: string, answer: string, errors: Json, answerSchema: Json = ref("DeploymentSummary")): Json {
   return {
     summary,
     description,
@@ -67,7 +67,7 @@ function action(summary: string, description: string, body: z.ZodType | undefine
       description: body ? undefined : "None, or an empty JSON object",
       content: json(body ? bodyOf(body) : { type: "object", additionalProperties: false }),
     },
-    responses: { [status]: ok(answer, ref("DeploymentSummary")), ...BODY_ERRORS, ...errors, ...GUARD_ERRORS },
+    responses: { [status]: ok(answer, answerSchema), ...BODY_ERRORS, ...errors, ...GUARD_ERRORS },
   };
 }
 
@@ -121,6 +121,17 @@ const paths: Record<string, Record<string, Json>> = {
       "202",
       "The contract, queued",
       { "409": error("FLIP_E_CONTRACT_BLOCKED: the standby still runs the previous version; FLIP_E_LOCKED: another deployment is running"), "400": error("FLIP_E_BAD_REQUEST: no contract command is configured, or a bad body") },
+    ),
+  },
+  "/api/retire": {
+    post: action(
+      "Retire the standby",
+      "Stops the standby now instead of at retire.retireAfter. A rollback then redeploys its version through the full flow, which is not instant; with migrations.contractAfterRetire the contract follows.",
+      undefined,
+      "200",
+      "The standby, stopped",
+      { "409": error("FLIP_E_LOCKED: a deployment is running"), "400": error("FLIP_E_BAD_REQUEST: nothing is live, or no standby to retire"), "500": error("FLIP_E_PLATFORM: the platform could not stop it (it stays the standby)") },
+      object({ slot: { type: "string", enum: ["blue", "green"] }, version: str() }, ["slot", "version"]),
     ),
   },
   "/api/abort": {

@@ -56,6 +56,10 @@ export function registerRoutes(app: Hono, options: RouteOptions): void {
     await readBody(c, emptyBody);
     return c.json(await engine.contract({ actor: actorOf(c) }), 202);
   });
+  app.post("/api/retire", async (c) => {
+    await readBody(c, emptyBody);
+    return c.json(await engine.retire({ actor: actorOf(c) }), 200);
+  });
   app.post("/api/abort", async (c) => {
     await readBody(c, emptyBody);
     return c.json(await engine.abort({ actor: actorOf(c) }), 200);

@@ -6,7 +6,7 @@ import type { Dispatcher } from "undici";
 import { FlipError, ServerUnreachableError } from "../core/errors.js";
 import type { ErrorCode } from "../core/errors.js";
 import type { Slot } from "../core/slots.js";
-import type { DeploymentDetail, DeploymentPlan, DeploymentSummary, StatusView } from "../engine/views.js";
+import type { DeploymentDetail, DeploymentPlan, DeploymentSummary, StandbyRetired, StatusView } from "../engine/views.js";
 import type { EventRecord } from "../store/records.js";
 import { SseParser } from "../api/sse.js";
 import type { StreamEvent } from "../api/sse.js";
@@ -87,6 +87,10 @@ export class ApiClient {
 
   promote(): Promise<DeploymentSummary> {
     return this.call("POST", "/api/promote", {});
+  }
+
+  retire(): Promise<StandbyRetired> {
+    return this.call("POST", "/api/retire", {});
   }
 
   /**

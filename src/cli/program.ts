@@ -11,6 +11,7 @@ import { historyCommand } from "./history.js";
 import { initCommand } from "./init.js";
 import type { CliIo } from "./io.js";
 import { promoteCommand } from "./promote.js";
+import { retireCommand } from "./retire.js";
 import { reportError } from "./report.js";
 import { rollbackCommand } from "./rollback.js";
 import { serveCommand } from "./serve.js";
@@ -89,6 +90,10 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   withConnection(program.command("promote").description("end the running deployment's monitor window now, as a success")).action((options: { config?: string; server?: string }) =>
     run(promoteCommand(options, io)),
   );
+
+  withConnection(program.command("retire").description("stop the standby now instead of at retire.retireAfter (a rollback then redeploys it, not instantly)"))
+    .option("--json", "print what was stopped as JSON")
+    .action((options: { config?: string; server?: string; json?: boolean }) => run(retireCommand(options, io)));
 
   withConnection(program.command("status").description("show the live slot, both slots and the running deployment"))
     .option("--json", "print the status as JSON")

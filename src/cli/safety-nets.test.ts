@@ -6,7 +6,7 @@ import { startApiServer } from "../api/server.js";
 import type { ApiServer } from "../api/server.js";
 import { EngineDouble } from "../api/testing/engine-double.js";
 import type { StatusView } from "../engine/views.js";
-import { ContractBlockedError } from "../core/errors.js";
+import { ContractBlockedError, LockedError } from "../core/errors.js";
 import { silentLogger } from "../logging.js";
 import { noColors } from "./output.js";
 import { runCli } from "./program.js";
@@ -93,5 +93,25 @@ describe("flip contract", () => {
     expect(await runCli(["contract", "--server", (server as ApiServer).url], io)).toBe(1);
     expect(io.err()).toContain("Contract refused: standby green still runs v0.");
     expect(io.err()).toContain("Wait until green is retired");
+  });
+});
+
+describe("flip retire", () => {
+  it("says which standby it stopped and what a rollback costs now; --json prints it", async () => {
+    const io = testIo();
+    expect(await runCli(["retire", "--server", (server as ApiServer).url], io)).toBe(0);
+    expect(engine.calls[0]).toEqual({ method: "retire", args: [{ actor: expect.stringMatching(/^cli:/) as unknown }] });
+    expect(io.out()).toContain("✓ retired standby green (v1): stopped.");
+    expect(io.out()).toContain("A rollback to v1 now redeploys it through the full flow, which is not instant.");
+    const json = testIo();
+    expect(await runCli(["retire", "--json", "--server", (server as ApiServer).url], json)).toBe(0);
+    expect(JSON.parse(json.out())).toEqual({ slot: "green", version: "v1" });
+  });
+
+  it("prints the refusal while a deployment runs, and exits non-zero", async () => {
+    engine.failNextAction = new LockedError("d-7", "deploy v3 to green, phase monitoring");
+    const io = testIo();
+    expect(await runCli(["retire", "--server", (server as ApiServer).url], io)).not.toBe(0);
+    expect(io.err()).toContain("d-7");
   });
 });

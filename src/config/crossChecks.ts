@@ -28,7 +28,6 @@ export function crossCheck(config: RawConfig, written: (path: KeyPath) => boolea
     ...rulesWithoutQueries(config),
     ...unguardedControl(config),
     ...unmeasurableRequestRate(config),
-    ...contractWithoutRetirement(config),
   ];
 }
 
@@ -170,10 +169,4 @@ function unmeasurableRequestRate(config: RawConfig): PathProblem[] {
       message: `router ${config.router.kind} does not see the traffic, so nothing can measure the live slot's request rate: add a monitor.source (Prometheus) with a requestRate query, or remove maxRequestRate`,
     },
   ];
-}
-
-/** contractAfterRetire waits for a retirement: without retire.retireAfter it would never run. */
-function contractWithoutRetirement(config: RawConfig): PathProblem[] {
-  if (!config.migrations?.contractAfterRetire || config.retire?.retireAfter !== undefined) return [];
-  return [{ path: ["migrations", "contractAfterRetire"], message: "contractAfterRetire runs the contract when the standby is retired, but no retire.retireAfter is set: add one, or run `flip contract` yourself" }];
 }

@@ -115,11 +115,12 @@ describe("migrations", () => {
     expect(config.migrations).toEqual({ expand: "./migrate.sh expand {version}", contract: "./migrate.sh contract {version}", contractAfterRetire: false, timeout: 600_000 });
   });
 
-  it("refuse contractAfterRetire without a contract command or a retirement to wait for", () => {
+  it("refuse contractAfterRetire without a contract command; `flip retire` is a retirement too", () => {
     expect(problemsOf(`${MINIMAL}migrations: { expand: x, contractAfterRetire: true }\nretire: { retireAfter: 1h }\n`)).toEqual([
       { path: "migrations.contractAfterRetire", line: 3, message: "contractAfterRetire needs a `contract` command to run" },
     ]);
-    expect(problemsOf(`${MINIMAL}migrations: { contract: x, contractAfterRetire: true }\n`)[0]?.message).toMatch(/no retire.retireAfter is set/);
+    const config = parseConfigText(`${MINIMAL}migrations: { contract: x, contractAfterRetire: true }\n`, "/srv/app/flip.yaml", { env: {} });
+    expect(config.migrations?.contractAfterRetire).toBe(true);
   });
 });
 

@@ -27,6 +27,7 @@ import {
   summarize,
   type ActionOptions,
   type DeploymentDetail,
+  type StandbyRetired,
   type DeploymentPlan,
   type DeploymentSummary,
   type EngineApi,
@@ -272,6 +273,17 @@ export class Engine implements EngineApi {
     const previousVersion = standbyRecord.version !== liveVersion ? standbyRecord.version : store.listDeployments().find((d) => d.kind === "deploy" && d.version === liveVersion)?.previousVersion;
     const record = this.begin({ kind: "contract", version: liveVersion, slot: live, ...(previousVersion ? { previousVersion } : {}), actor: options.actor });
     return this.launch(record, (run, steps) => this.flows.runContract(run, steps, record));
+  }
+
+  /** `flip retire`: stops the standby now, not at retireAfter; a rollback then redeploys it. */
+  async retire(options: ActionOptions): Promise<StandbyRetired> {
+    const { store, router } = this.deps;
+    const running = store.runningDeployment();
+    if (running) throw lockedBy(running);
+    const live = await router.live();
+    if (!live) throw new BadRequestError("Nothing is live, so there is no standby to retire.", "`flip status` shows both slots.");
+    const action = await this.scheduler.retireNow(otherSlot(live), options.actor);
+    return { slot: action.slot, version: action.version };
   }
 
   /** migrations.contractAfterRetire: the standby that ran the previous version is gone, so contract now. */

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { BadRequestError, ContractBlockedError, SchemaContractedError } from "../core/errors.js";
+import { BadRequestError, ContractBlockedError, LockedError, SchemaContractedError } from "../core/errors.js";
 import { fakeHarness, type FakeHarness } from "./testing/harness.js";
 
 const harnesses: FakeHarness[] = [];
@@ -83,7 +83,9 @@ describe("contract", () => {
     expect((refusal as ContractBlockedError).message).toBe(
       "Contract refused: standby blue still runs v1, and `flip rollback` would send traffic to it. The contract for v2 removes what v1 needs, so after it every request v1 served could fail.",
     );
-    expect((refusal as ContractBlockedError).hint).toBe(`Wait until blue is retired (scheduled at ${new Date(switchedAt + 24 * HOUR).toISOString()}), then run \`flip contract\`, or deploy v2 to blue too, so that no slot runs v1.`);
+    expect((refusal as ContractBlockedError).hint).toBe(
+      `Retire the standby first with \`flip retire\` (or wait until it is retired at ${new Date(switchedAt + 24 * HOUR).toISOString()}), then run \`flip contract\`, or deploy v2 to blue too, so that no slot runs v1.`,
+    );
     expect(h.db()).toEqual(["expand v1 from", "expand v2 from v1"]);
 
     await h.clock.advance(switchedAt + 24 * HOUR - h.clock.now());
@@ -145,5 +147,32 @@ describe("contract", () => {
     expect(done.outcome).toBe("failed");
     expect(done.reason).toBe("flip serve stopped while the contract command ran, so it may have run partly: check the database, then run `flip contract` again");
     expect(h.store.databaseMigrations.list()[0]).toMatchObject({ kind: "contract", ok: false });
+  });
+});
+
+describe("flip retire", () => {
+  it("stops the standby at once, for a person, so the contract can follow; refused while a deployment runs or with no standby", async () => {
+    const h = await setUp();
+    await deploy(h, "v1");
+    await deploy(h, "v2");
+    const refusal = await h.engine.contract(test).catch((error: unknown) => error);
+    expect((refusal as ContractBlockedError).hint).toBe("Retire the standby first with `flip retire`, then run `flip contract`, or deploy v2 to blue too, so that no slot runs v1.");
+
+    const calls = h.platform.calls.length;
+    expect(await h.engine.retire({ actor: "cli:erin" })).toEqual({ slot: "blue", version: "v1" });
+    expect(h.platform.calls.slice(calls)).toEqual(["stop blue"]);
+    expect(h.store.slot("blue")).toMatchObject({ version: "v1", state: "retired" });
+    expect(h.store.events({ limit: 5 }).find((event) => event.kind === "standby.retired")).toMatchObject({ actor: "cli:erin", message: expect.stringMatching(/^standby blue \(v1\) retired \(stopped\) by cli:erin; a rollback to v1 now redeploys it/) });
+    expect(h.store.standby.latest("blue", "v1")).toMatchObject({ action: "retire", outcome: "done", replicas: 2 }); // what a rollback redeploys
+
+    const again = await h.engine.retire(test).catch((error: unknown) => error);
+    expect(again).toBeInstanceOf(BadRequestError);
+    expect((again as BadRequestError).message).toBe("There is no standby to retire: blue is retired (v1).");
+    const contracted = await h.finish((await h.engine.contract(test)).id);
+    expect(contracted.outcome).toBe("succeeded");
+
+    const running = await h.engine.deploy("v3", test);
+    expect(await h.engine.retire(test).catch((error: unknown) => error)).toBeInstanceOf(LockedError);
+    await h.finish(running.id);
   });
 });

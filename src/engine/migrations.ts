@@ -80,7 +80,7 @@ export function contractBlocker(input: {
       `Contract refused: standby ${standby.slot} still runs ${standby.version}${standby.state === "scaled-down" ? " (scaled down)" : ""}, and \`flip rollback\` would send traffic to it. ` +
       `The contract for ${liveVersion} removes what ${standby.version} needs, so after it every request ${standby.version} served could fail.`,
     hint:
-      (retireAt ? `Wait until ${standby.slot} is retired (scheduled at ${retireAt}), then run \`flip contract\`` : `Retire the standby first (set retire.retireAfter in flip.yaml), then run \`flip contract\``) +
+      `Retire the standby first with \`flip retire\`${retireAt ? ` (or wait until it is retired at ${retireAt})` : ""}, then run \`flip contract\`` +
       `, or deploy ${liveVersion} to ${standby.slot} too, so that no slot runs ${standby.version}.`,
   };
 }

@@ -5,7 +5,7 @@
 // planned it may still be monitoring, and cutting a monitor short is the trap this avoids. It runs
 // as soon as that deployment ends well, and is cancelled when it does not.
 import { formatDuration } from "../core/duration.js";
-import { describeError } from "../core/errors.js";
+import { BadRequestError, describeError, PlatformError } from "../core/errors.js";
 import type { Slot } from "../core/slots.js";
 import type { StandbyAction, StandbyActionKind } from "../store/standby.js";
 import type { EngineDeps } from "./deps.js";
@@ -80,6 +80,40 @@ export class StandbyScheduler {
     await this.idle();
   }
 
+  /**
+   * `flip retire`: stops the standby now instead of at retireAfter (the caller holds no deployment
+   * running). Recorded as a standby action like a scheduled one, so a later rollback knows how many
+   * replicas to redeploy; the slot's pending actions are cancelled. Resolves once it is stopped.
+   */
+  async retireNow(slot: Slot, actor: string): Promise<StandbyAction> {
+    await this.idle();
+    const { store, platform } = this.deps;
+    const record = store.slot(slot);
+    if ((record.state !== "standby" && record.state !== "scaled-down") || record.version === undefined) {
+      throw new BadRequestError(`There is no standby to retire: ${slot} is ${record.state}${record.version ? ` (${record.version})` : ""}.`, "`flip status` shows both slots; only a slot kept for a rollback (standby or scaled down) can be retired.");
+    }
+    const earlier = store.standby.latest(slot, record.version);
+    // A scaled-down standby's full size is what it had when it became the standby.
+    const replicas = earlier?.replicas ?? (await platform.describe(slot)).replicas;
+    const deploymentId = earlier?.deploymentId ?? store.listDeployments({ limit: 1 })[0]?.id ?? "-";
+    store.standby.cancelFor(slot, `retired now by ${actor}`);
+    const [action] = store.standby.plan({ slot, version: record.version, deploymentId, replicas, actions: [{ action: "retire", dueAt: this.deps.clock.now() }] });
+    if (!action) throw new Error("the standby store planned no action");
+    const work = this.retire(action, actor);
+    this.working = work;
+    try {
+      await work;
+    } finally {
+      this.working = undefined;
+      this.arm();
+    }
+    const done = store.standby.history(20).find((entry) => entry.id === action.id);
+    if (done?.outcome !== "done") {
+      throw new PlatformError(`Could not retire standby ${slot} (${record.version}): ${done?.note ?? "unknown failure"}.`, "It is still the standby; see the serve log, then try `flip retire` again.");
+    }
+    return done;
+  }
+
   /** Carries out every action that is due, unless a deployment is running (then its end re-arms). */
   runDue(): void {
     if (this.working || this.stopped) return;
@@ -139,7 +173,7 @@ export class StandbyScheduler {
   }
 
   /** Persist (slot retired), take it out of the router, stop it. Its version stays on record. */
-  private async retire(action: StandbyAction): Promise<void> {
+  private async retire(action: StandbyAction, actor = "engine"): Promise<void> {
     const { store, platform, router } = this.deps;
     const { slot, version } = action;
     const before = store.slot(slot).state;
@@ -150,16 +184,16 @@ export class StandbyScheduler {
     } catch (error) {
       store.updateSlot(slot, { state: before });
       store.standby.complete(action.id, "failed", describeError(error));
-      this.audit("standby.retire-failed", action, `could not retire standby ${slot} (${version}): ${describeError(error)}`);
+      this.audit("standby.retire-failed", action, `could not retire standby ${slot} (${version}): ${describeError(error)}`, actor);
       return;
     }
     store.standby.complete(action.id, "done", "stopped");
-    this.audit("standby.retired", action, `standby ${slot} (${version}) retired (stopped); a rollback to ${version} now redeploys it through the full flow, which is not instant`);
+    this.audit("standby.retired", action, `standby ${slot} (${version}) retired (stopped)${actor === "engine" ? "" : ` by ${actor}`}; a rollback to ${version} now redeploys it through the full flow, which is not instant`, actor);
     await this.hooks.afterRetire(action);
   }
 
-  private audit(kind: string, action: StandbyAction, message: string): void {
-    this.deps.store.appendEvent({ actor: "engine", kind, message, deploymentId: action.deploymentId, data: { slot: action.slot, version: action.version, plannedBy: action.deploymentId, action: action.action } });
+  private audit(kind: string, action: StandbyAction, message: string, actor = "engine"): void {
+    this.deps.store.appendEvent({ actor, kind, message, deploymentId: action.deploymentId, data: { slot: action.slot, version: action.version, plannedBy: action.deploymentId, action: action.action } });
     this.deps.logger.info({ slot: action.slot }, message);
   }
 }

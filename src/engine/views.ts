@@ -58,6 +58,12 @@ export type FlowEvent =
   | { type: "log"; deploymentId: string; at: number; message: string }
   | { type: "finished"; deploymentId: string; outcome: Outcome; reason: string | undefined; deployment: DeploymentSummary };
 
+/** What `flip retire` stopped: a rollback to `version` now redeploys it through the full flow. */
+export interface StandbyRetired {
+  slot: Slot;
+  version: string;
+}
+
 /** What `flip deploy --dry-run` shows: each phase with the exact changes it would make. */
 export interface DeploymentPlan {
   version: string;
@@ -91,6 +97,8 @@ export interface EngineApi {
    * rollback target still runs the previous version.
    */
   contract(options: ActionOptions): Promise<DeploymentSummary>;
+  /** Stops the standby now instead of at retire.retireAfter; refused while a deployment runs. */
+  retire(options: ActionOptions): Promise<StandbyRetired>;
   /** Stops the running deployment: before the switch → aborted; after → rolled back. */
   abort(options: ActionOptions): Promise<DeploymentSummary>;
   /** Approves a deployment waiting in awaiting-approval; ends a running monitor window early as a success. */

@@ -5,7 +5,7 @@ import type { CheckResult } from "../../checks/types.js";
 import type { Outcome, Phase } from "../../core/phases.js";
 import type { Slot } from "../../core/slots.js";
 import { LockedError, NotFoundError, NothingRunningError } from "../../core/errors.js";
-import type { ActionOptions, DeploymentDetail, DeploymentPlan, DeploymentSummary, EngineApi, FlowEvent, StatusView } from "../../engine/views.js";
+import type { ActionOptions, DeploymentDetail, DeploymentPlan, DeploymentSummary, EngineApi, FlowEvent, StandbyRetired, StatusView } from "../../engine/views.js";
 import type { EventRecord, SampleRecord } from "../../store/records.js";
 
 export interface RecordedCall {
@@ -94,6 +94,15 @@ export class EngineDouble implements EngineApi {
   async contract(options: ActionOptions): Promise<DeploymentSummary> {
     this.calls.push({ method: "contract", args: [options] });
     return summaryOf(this.begin("contract", "v1", this.live ?? "blue", options));
+  }
+
+  async retire(options: ActionOptions): Promise<StandbyRetired> {
+    this.calls.push({ method: "retire", args: [options] });
+    const error = this.failNextAction;
+    this.failNextAction = undefined;
+    if (error) throw error;
+    const slot = this.live === "blue" ? "green" : "blue";
+    return { slot, version: "v1" };
   }
 
   async abort(options: ActionOptions): Promise<DeploymentSummary> {
