@@ -12,7 +12,7 @@ import {
   NothingRunningError,
   SchemaContractedError,
 } from "../core/errors.js";
-import { idleSlotFor, otherSlot, SLOTS, type Slot } from "../core/slots.js";
+import { idleSlotFor, otherSlot, type Slot } from "../core/slots.js";
 import type { PlatformEvent } from "../platforms/platform.js";
 import type { DeploymentRecord, EventRecord } from "../store/records.js";
 import { lockedBy, type BeginDeploymentInput } from "../store/store.js";
@@ -32,20 +32,21 @@ import {
   type DeploymentSummary,
   type EngineApi,
   type FlowEvent,
-  type SlotView,
   type StatusView,
 } from "./views.js";
-import { RecentLogs } from "./recent-logs.js";
+import { EventHub } from "./event-hub.js";
+import { readStatus } from "./status.js";
 
 export class Engine implements EngineApi {
   private current: Run | undefined;
-  private readonly listeners = new Map<string, Set<(event: FlowEvent) => void>>();
-  private readonly recentLogs = new RecentLogs();
-  private readonly allListeners = new Set<(event: FlowEvent) => void>();
+  private readonly events: EventHub;
+  private readonly emit: (event: FlowEvent) => void;
   private readonly scheduler: StandbyScheduler;
   private readonly flows: DeploymentFlows;
 
   constructor(private readonly deps: EngineDeps) {
+    this.events = new EventHub(deps.logger);
+    this.emit = this.events.emit;
     this.scheduler = new StandbyScheduler(deps, {
       noteToRunning: (message) => {
         if (this.current) new Steps(this.deps, this.current, this.emit).log(message);
@@ -57,32 +58,8 @@ export class Engine implements EngineApi {
 
   // ---- reads -------------------------------------------------------------------------------
 
-  async status(): Promise<StatusView> {
-    const { store, platform, router, config } = this.deps;
-    const live = await router.live();
-    const slots = {} as Record<Slot, SlotView>;
-    for (const slot of SLOTS) {
-      const record = store.slot(slot);
-      const runtime = await platform.describe(slot);
-      const scheduled = store.standby.pending().filter((action) => action.slot === slot);
-      slots[slot] = {
-        slot,
-        version: record.version,
-        state: live === slot ? "live" : record.state,
-        replicas: runtime.replicas,
-        runningReplicas: runtime.runningReplicas,
-        ...(scheduled.length > 0 ? { scheduled: scheduled.map((action) => ({ action: action.action, at: new Date(action.dueAt).toISOString() })) } : {}),
-      };
-    }
-    const running = store.runningDeployment();
-    return {
-      app: config.app,
-      live,
-      slots,
-      deployment: running ? summarize(running) : undefined,
-      router: { kind: router.kind, ...router.listenAddresses?.() },
-      platform: { kind: platform.kind },
-    };
+  status(): Promise<StatusView> {
+    return readStatus(this.deps);
   }
 
   history(limit = 50): DeploymentSummary[] {
@@ -93,7 +70,7 @@ export class Engine implements EngineApi {
     const { store } = this.deps;
     const record = store.deployment(id);
     if (!record) throw new NotFoundError(`No deployment with id "${id}".`, "See `flip history` for the ids.");
-    return { ...summarize(record), phases: store.phasesOf(id), checks: store.checksOf(id), samples: store.samplesOf(id), logs: this.recentLogs.of(id) };
+    return { ...summarize(record), phases: store.phasesOf(id), checks: store.checksOf(id), samples: store.samplesOf(id), logs: this.events.logsOf(id) };
   }
 
   auditLog(limit = 100): EventRecord[] {
@@ -101,30 +78,12 @@ export class Engine implements EngineApi {
   }
 
   subscribe(deploymentId: string, listener: (event: FlowEvent) => void): () => void {
-    let set = this.listeners.get(deploymentId);
-    if (!set) this.listeners.set(deploymentId, (set = new Set()));
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.listeners.delete(deploymentId);
-    };
+    return this.events.subscribe(deploymentId, listener);
   }
 
   subscribeAll(listener: (event: FlowEvent) => void): () => void {
-    this.allListeners.add(listener);
-    return () => this.allListeners.delete(listener);
+    return this.events.subscribeAll(listener);
   }
-
-  private emit = (event: FlowEvent): void => {
-    if (event.type === "log") this.recentLogs.add(event.deploymentId, { at: event.at, message: event.message });
-    for (const listener of [...(this.listeners.get(event.deploymentId) ?? []), ...this.allListeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.deps.logger.warn({ error: describeError(error) }, "an event listener failed");
-      }
-    }
-  };
 
   // ---- actions -----------------------------------------------------------------------------
 
