@@ -125,15 +125,28 @@ backend app
 /** A fixed TSIG secret for the benchmark's BIND (base64 of 32 bytes): it guards nothing outside the run. */
 const BENCH_TSIG = { name: "flip-bench", secret: Buffer.from("flip-benchmark-tsig-key-32-bytes").toString("base64") };
 
+export interface NamedFiles {
+  /** Everything named writes (pid, journal, session key) stays here. */
+  dir: string;
+  port: number;
+  zone: string;
+  /** Zone-file lines after the SOA and NS, relative to the origin, e.g. "shop 60 IN A 192.0.2.10". */
+  records?: string[];
+  key: { name: string; secret: string };
+  /** Who may update the zone; default: the key. */
+  updateRule?: string;
+}
+
 /**
- * BIND (named) serving one empty zone that takes updates signed with BENCH_TSIG, on loopback `port`,
- * in the foreground, everything it writes in its own folder under `workDir`.
+ * Writes a loopback-only BIND config (named.conf and one primary zone) into `dir` and returns
+ * named's arguments: foreground (-g), so the PID a caller holds is named's. Used by the dns and
+ * caddy tests and by bench:switch-external.
  */
-export function bindZone(workDir: string, port: number, zone: string): { args: string[]; tsig: { name: string; secret: string } } {
-  const dir = join(workDir, "bind");
+export function writeNamedConfig(files: NamedFiles): { conf: string; args: string[] } {
+  const { dir, port, zone, key } = files;
   mkdirSync(dir, { recursive: true });
   const zoneFile = join(dir, `${zone}.zone`);
-  writeFileSync(zoneFile, ["$TTL 60", `@ IN SOA ns1.${zone}. admin.${zone}. ( 1 3600 600 86400 60 )`, `@ IN NS ns1.${zone}.`, "ns1 IN A 127.0.0.1", ""].join("\n"));
+  writeFileSync(zoneFile, ["$TTL 60", `@ IN SOA ns1.${zone}. admin.${zone}. ( 1 3600 600 86400 60 )`, `@ IN NS ns1.${zone}.`, "ns1 IN A 127.0.0.1", ...(files.records ?? []), ""].join("\n"));
   const conf = join(dir, "named.conf");
   writeFileSync(
     conf,
@@ -147,9 +160,15 @@ export function bindZone(workDir: string, port: number, zone: string): { args: s
   recursion no;
   dnssec-validation no;
 };
-key "${BENCH_TSIG.name}" { algorithm hmac-sha256; secret "${BENCH_TSIG.secret}"; };
-zone "${zone}" { type primary; file "${zoneFile}"; allow-update { key "${BENCH_TSIG.name}"; }; };
+key "${key.name}" { algorithm hmac-sha256; secret "${key.secret}"; };
+zone "${zone}" { type primary; file "${zoneFile}"; ${files.updateRule ?? `allow-update { key "${key.name}"; };`} };
 `,
   );
-  return { args: ["-g", "-c", conf, "-p", String(port)], tsig: BENCH_TSIG };
+  return { conf, args: ["-g", "-c", conf, "-p", String(port)] };
+}
+
+/** BIND serving one empty zone that takes updates signed with BENCH_TSIG, on loopback `port`. */
+export function bindZone(workDir: string, port: number, zone: string): { args: string[]; tsig: { name: string; secret: string } } {
+  const { args } = writeNamedConfig({ dir: join(workDir, "bind"), port, zone, key: BENCH_TSIG });
+  return { args, tsig: BENCH_TSIG };
 }

@@ -6,67 +6,29 @@ import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../core/clock.js";
 import { InstantClock } from "../../core/clock.testing.js";
 import { RouterError, TimeoutError } from "../../core/errors.js";
-import type { Slot } from "../../core/slots.js";
 import { MemoryDriverState } from "../../core/state.js";
 import { silentLogger } from "../../logging.js";
 import { pickFreePort } from "../../platforms/process/ports.js";
 import { closeAll, startTextUpstream, type TestUpstream } from "../../proxy/testing/upstream-server.js";
-import { routerContract, type RouterFixture } from "../router.contract.js";
-import type { Router, RouterEvent } from "../router.js";
+import { routerContract } from "../router.contract.js";
+import type { RouterEvent } from "../router.js";
 import { CaddyRouter, WRITTEN_STATE_KEY } from "./caddy-router.js";
 import { caddyRouterSchema } from "./config.js";
+import { caddyFixture, HANDLER, requestThrough } from "./testing/caddy-fixture.js";
 import { startCaddy, UPSTREAM_HEADER, type CaddyServer } from "./testing/caddy-server.js";
-
-const HANDLER = "shop";
 
 function routerConfig(caddy: CaddyServer, overrides: Record<string, unknown> = {}) {
   return caddyRouterSchema.parse({ kind: "caddy", adminUrl: caddy.adminUrl, probeUrl: `${caddy.url}/`, slotHeader: UPSTREAM_HEADER, ...overrides });
 }
 
-/** One request through Caddy: the slot whose upstream answered (its body). */
-async function requestThrough(caddy: CaddyServer): Promise<Slot> {
-  const response = await request(`${caddy.url}/`, { reset: true });
-  const body = await response.body.text();
-  if (response.statusCode !== 200) throw new Error(`Caddy answered ${response.statusCode}: ${body}`);
-  return body as Slot;
-}
-
-function caddyFixture(): RouterFixture {
-  let caddy: CaddyServer | undefined;
-  const upstreams: TestUpstream[] = [];
-  const routers: Router[] = [];
-  const state = new MemoryDriverState();
-  const make = () => {
-    const router = new CaddyRouter(routerConfig(caddy as CaddyServer), { app: HANDLER, logger: silentLogger, clock: systemClock, state });
-    routers.push(router);
-    return router;
-  };
-  return {
-    async create() {
-      caddy = await startCaddy({ handlerId: HANDLER });
-      return make();
-    },
-    async fillSlot(router, slot) {
-      const upstream = await startTextUpstream(slot);
-      upstreams.push(upstream);
-      await router.setTargets(slot, [upstream.endpoint(slot)]);
-    },
-    async restart(router) {
-      await router.close();
-      const next = make();
-      await next.start();
-      return next;
-    },
-    request: () => requestThrough(caddy as CaddyServer),
-    async cleanup() {
-      await closeAll(routers);
-      await caddy?.stop();
-      await closeAll(upstreams);
-    },
-  };
-}
-
-routerContract("caddy", caddyFixture);
+routerContract(
+  "caddy",
+  () =>
+    caddyFixture(async () => {
+      const caddy = await startCaddy({ handlerId: HANDLER });
+      return { caddy, config: routerConfig(caddy), stop: () => caddy.stop() };
+    }),
+);
 
 describe("CaddyRouter against Caddy", () => {
   let caddy: CaddyServer | undefined;

@@ -8,19 +8,17 @@ import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../core/clock.js";
 import { InstantClock } from "../../core/clock.testing.js";
 import { RouterError } from "../../core/errors.js";
-import type { Slot } from "../../core/slots.js";
 import { MemoryDriverState } from "../../core/state.js";
 import { silentLogger } from "../../logging.js";
 import { pickFreePort } from "../../platforms/process/ports.js";
 import { closeAll, startTextUpstream, type TestUpstream } from "../../proxy/testing/upstream-server.js";
 import { KEY_NAME, KEY_SECRET, startBind, ZONE, type BindServer } from "../dns/testing/bind-server.js";
-import { routerContract, type RouterFixture } from "../router.contract.js";
-import type { Router } from "../router.js";
+import { routerContract } from "../router.contract.js";
 import { CaddyRouter } from "./caddy-router.js";
 import { caddyRouterSchema } from "./config.js";
+import { caddyFixture, HANDLER, requestThrough } from "./testing/caddy-fixture.js";
 import { startCaddy, UPSTREAM_HEADER, type CaddyServer } from "./testing/caddy-server.js";
 
-const HANDLER = "shop";
 const SRV_NAME = `_http._tcp.shop.${ZONE}`;
 const REFRESH = "100ms";
 
@@ -39,57 +37,27 @@ function startSrvCaddy(bind: BindServer): Promise<CaddyServer> {
   return startCaddy({ handlerId: HANDLER, srv: { name: SRV_NAME, resolver: bind.address, refresh: REFRESH } });
 }
 
-async function requestThrough(caddy: CaddyServer): Promise<Slot> {
-  const response = await request(`${caddy.url}/`, { reset: true });
-  const body = await response.body.text();
-  if (response.statusCode !== 200) throw new Error(`Caddy answered ${response.statusCode}: ${body}`);
-  return body as Slot;
-}
-
 async function caddyConfigText(caddy: CaddyServer): Promise<string> {
   const response = await request(`${caddy.adminUrl}/config/`, { reset: true });
   return response.body.text();
 }
 
-function srvFixture(): RouterFixture {
-  let bind: BindServer | undefined;
-  let caddy: CaddyServer | undefined;
-  const upstreams: TestUpstream[] = [];
-  const routers: Router[] = [];
-  const state = new MemoryDriverState();
-  const make = () => {
-    const router = new CaddyRouter(routerConfig(caddy as CaddyServer, bind as BindServer), { app: HANDLER, logger: silentLogger, clock: systemClock, state });
-    routers.push(router);
-    return router;
-  };
-  return {
-    async create() {
-      bind = await startBind();
-      caddy = await startSrvCaddy(bind);
-      return make();
-    },
-    async fillSlot(router, slot) {
-      const upstream = await startTextUpstream(slot);
-      upstreams.push(upstream);
-      await router.setTargets(slot, [upstream.endpoint(slot)]);
-    },
-    async restart(router) {
-      await router.close();
-      const next = make();
-      await next.start();
-      return next;
-    },
-    request: () => requestThrough(caddy as CaddyServer),
-    async cleanup() {
-      await closeAll(routers);
-      await caddy?.stop();
-      await bind?.stop();
-      await closeAll(upstreams);
-    },
-  };
-}
-
-routerContract("caddy (srv)", srvFixture);
+routerContract(
+  "caddy (srv)",
+  () =>
+    caddyFixture(async () => {
+      const bind = await startBind();
+      const caddy = await startSrvCaddy(bind);
+      return {
+        caddy,
+        config: routerConfig(caddy, bind),
+        async stop() {
+          await caddy.stop();
+          await bind.stop();
+        },
+      };
+    }),
+);
 
 describe("CaddyRouter with router.srv, against Caddy and BIND", () => {
   let bind: BindServer | undefined;

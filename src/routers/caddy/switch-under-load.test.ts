@@ -13,15 +13,33 @@ import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../core/clock.js";
 import { MemoryDriverState } from "../../core/state.js";
 import { silentLogger } from "../../logging.js";
-import { runSwitchLoad } from "../../proxy/testing/switch-load.js";
+import type { Slot } from "../../core/slots.js";
+import { runSwitchLoad, type LoadReport } from "../../proxy/testing/switch-load.js";
 import { closeAll, startTextUpstream, type TestUpstream } from "../../proxy/testing/upstream-server.js";
 import { CaddyRouter } from "./caddy-router.js";
-import { caddyRouterSchema } from "./config.js";
+import { caddyRouterSchema, type CaddyRouterConfig } from "./config.js";
 import { startCaddy, UPSTREAM_HEADER, type CaddyServer } from "./testing/caddy-server.js";
 import { KEY_NAME, KEY_SECRET, startBind, ZONE, type BindServer } from "../dns/testing/bind-server.js";
 
 const CLIENTS = 8;
 const SWITCHES = 10;
+
+/** Fills both slots, points Caddy at blue, then switches back and forth under load (switch + verify). */
+async function switchUnderLoad(caddy: CaddyServer, config: CaddyRouterConfig, upstreams: TestUpstream[]): Promise<{ router: CaddyRouter; report: LoadReport }> {
+  const router = new CaddyRouter(config, { app: "shop", logger: silentLogger, clock: systemClock, state: new MemoryDriverState() });
+  for (const slot of ["blue", "green"] as const) {
+    const upstream = await startTextUpstream(slot);
+    upstreams.push(upstream);
+    await router.setTargets(slot, [upstream.endpoint(slot)]);
+  }
+  const switchTo = async (slot: Slot) => {
+    await router.switchTo(slot);
+    await router.verify(slot, 5_000);
+  };
+  await switchTo("blue");
+  const report = await runSwitchLoad({ url: `${caddy.url}/`, clients: CLIENTS, switches: SWITCHES, switchEveryMs: 250, firstSlot: "blue", switchTo });
+  return { router, report };
+}
 
 describe("CaddyRouter switching under load", () => {
   let caddy: CaddyServer | undefined;
@@ -39,25 +57,7 @@ describe("CaddyRouter switching under load", () => {
   it("answers every request from the new slot once a switch returned; the only failures are resets of kept-alive connections", async () => {
     caddy = await startCaddy({ handlerId: "shop" });
     const config = caddyRouterSchema.parse({ kind: "caddy", adminUrl: caddy.adminUrl, probeUrl: `${caddy.url}/`, slotHeader: UPSTREAM_HEADER });
-    const router = new CaddyRouter(config, { app: "shop", logger: silentLogger, clock: systemClock, state: new MemoryDriverState() });
-    for (const slot of ["blue", "green"] as const) {
-      const upstream = await startTextUpstream(slot);
-      upstreams.push(upstream);
-      await router.setTargets(slot, [upstream.endpoint(slot)]);
-    }
-    await router.switchTo("blue");
-
-    const report = await runSwitchLoad({
-      url: `${caddy.url}/`,
-      clients: CLIENTS,
-      switches: SWITCHES,
-      switchEveryMs: 250,
-      firstSlot: "blue",
-      switchTo: async (slot) => {
-        await router.switchTo(slot);
-        await router.verify(slot, 5_000);
-      },
-    });
+    const { router, report } = await switchUnderLoad(caddy, config, upstreams);
 
     const resets = report.failures.filter((failure) => failure.startsWith("socket error"));
     console.log(`caddy: ${report.requests.length} requests, ${SWITCHES} switches, ${resets.length} connection resets (${(resets.length / SWITCHES).toFixed(1)} per switch)`);
@@ -81,26 +81,7 @@ describe("CaddyRouter switching under load", () => {
       slotHeader: UPSTREAM_HEADER,
       srv: { server: bind.address, zone: ZONE, name, tsig: { name: KEY_NAME, secret: KEY_SECRET } },
     });
-    const router = new CaddyRouter(config, { app: "shop", logger: silentLogger, clock: systemClock, state: new MemoryDriverState() });
-    for (const slot of ["blue", "green"] as const) {
-      const upstream = await startTextUpstream(slot);
-      upstreams.push(upstream);
-      await router.setTargets(slot, [upstream.endpoint(slot)]);
-    }
-    await router.switchTo("blue");
-    await router.verify("blue", 5_000);
-
-    const report = await runSwitchLoad({
-      url: `${caddy.url}/`,
-      clients: CLIENTS,
-      switches: SWITCHES,
-      switchEveryMs: 250,
-      firstSlot: "blue",
-      switchTo: async (slot) => {
-        await router.switchTo(slot);
-        await router.verify(slot, 5_000);
-      },
-    });
+    const { router, report } = await switchUnderLoad(caddy, config, upstreams);
 
     console.log(`caddy (srv): ${report.requests.length} requests, ${SWITCHES} switches, ${report.failures.length} failures`);
     expect(report.failures).toEqual([]);

@@ -2,11 +2,12 @@
 // pid file), one primary zone that accepts updates signed with one TSIG key, on a free loopback
 // port, in the foreground (-g) so the PID we hold is named's. stop() ends it by that PID.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pickFreePort } from "../../../platforms/process/ports.js";
+import { writeNamedConfig } from "../../../../bench/lib/configs.js";
 import { findServerBinary, stopTree } from "../../testing/local-server.js";
 
 export const ZONE = "example.test";
@@ -48,29 +49,7 @@ export async function startBind(options: BindOptions = {}): Promise<BindServer> 
   const dig = findBinary("dig");
   const dir = mkdtempSync(join(tmpdir(), "flip-bind-"));
   const port = await pickFreePort();
-  const zoneFile = join(dir, `${ZONE}.zone`);
-  writeFileSync(
-    zoneFile,
-    ["$TTL 60", `@ IN SOA ns1.${ZONE}. admin.${ZONE}. ( 1 3600 600 86400 60 )`, `@ IN NS ns1.${ZONE}.`, "ns1 IN A 127.0.0.1", ...(options.records ?? []), ""].join("\n"),
-  );
-  const conf = join(dir, "named.conf");
-  // Everything named writes (pid, journal, session key, managed keys) stays in `dir`.
-  writeFileSync(
-    conf,
-    `options {
-  directory "${dir}";
-  pid-file "${join(dir, "named.pid")}";
-  session-keyfile "${join(dir, "session.key")}";
-  managed-keys-directory "${dir}";
-  listen-on port ${port} { 127.0.0.1; };
-  listen-on-v6 { none; };
-  recursion no;
-  dnssec-validation no;
-};
-key "${KEY_NAME}" { algorithm hmac-sha256; secret "${KEY_SECRET}"; };
-zone "${ZONE}" { type primary; file "${zoneFile}"; ${options.updateRule ?? `allow-update { key "${KEY_NAME}"; };`} };
-`,
-  );
+  const { conf } = writeNamedConfig({ dir, port, zone: ZONE, records: options.records, key: { name: KEY_NAME, secret: KEY_SECRET }, updateRule: options.updateRule });
   let log = "";
   const child: ChildProcess = spawn(named, ["-g", "-c", conf, "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
   child.stderr?.on("data", (chunk: Buffer) => (log = (log + chunk.toString()).slice(-8000)));
