@@ -21,6 +21,8 @@ const NGINX = "nginx";
 const NODE_HTTP_PROXY = "node-http-proxy";
 const FLIP = "flip";
 const FLIP_WORKERS = "flip (workers: 2)";
+/** The cheapest Node proxy (dispatch-floor.ts): what Flip's per-request cost is read against. */
+const NODE_FLOOR = "node floor: bare undici dispatch";
 
 /** The issue's targets for Flip, against peers measured in the same round. */
 const TARGETS = { vsNginx: 0.5, vsNodeHttpProxy: 2.5, p99VsNginx: 3, rssBytes: 150 * 1024 * 1024 };
@@ -113,6 +115,7 @@ async function startEverything(group: ProcessGroup, tools: Tools, root: string, 
     { name: NGINX, command: nginx, args: (port) => nginxProxy(workDir, port, upstreamPort).args },
     { name: "haproxy", command: tools.haproxy as string, args: (port) => haproxyConfig(workDir, port, upstreamPort).args },
     { name: NODE_HTTP_PROXY, command: node, args: (port) => [script("node-http-proxy.js"), "--listen", `${HOST}:${port}`, "--target", upstreamAddress] },
+    { name: NODE_FLOOR, command: node, args: (port) => [script("dispatch-floor.js"), "--listen", `${HOST}:${port}`, "--target", upstreamAddress] },
     { name: FLIP, command: node, args: (port) => [script("flip-proxy.js"), "--listen", `${HOST}:${port}`, "--blue", upstreamAddress] },
   ];
   // A separate row once the router has a `workers` key (another part of issue 3); skipped before.
@@ -262,6 +265,9 @@ function targetLines(rounds: Round[]): string[] {
       line(`p99 ≤ ${TARGETS.p99VsNginx}× nginx's`, `${fixed(p99VsNginx, 2)}×`, p99VsNginx <= TARGETS.p99VsNginx),
       line(`RSS ≤ ${megabytes(TARGETS.rssBytes)} under load`, megabytes(rssBytes), rssBytes <= TARGETS.rssBytes),
     );
+    // Not a target: how much Flip's features cost over the cheapest Node proxy, measured in the same rounds.
+    const cpuVsFloor = median(rounds.map((round) => ratio(round, flip, NODE_FLOOR, (m) => m.cpuMicrosPerRequest)));
+    if (Number.isFinite(cpuVsFloor)) lines.push(`  ${"CPU µs/request vs the node floor".padEnd(34)} ${`${fixed(cpuVsFloor, 2)}×`.padStart(7)}  (reference)`);
   }
   return lines;
 }

@@ -83,6 +83,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private longLivedAfterMs: number | undefined;
   private settled: Promise<void> | undefined;
   private resolveSettled: (() => void) | undefined;
+  /** Its place in the proxy's in-flight list (see in-flight.ts); -1 while in none. */
+  inFlightIndex = -1;
 
   constructor(
     private readonly req: IncomingMessage,

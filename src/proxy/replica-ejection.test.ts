@@ -226,6 +226,12 @@ describe("replica health in the proxy", () => {
 
     for (let i = 0; i < 4; i++) expect(await get(`${base}/`, { method: "POST", body: `hello ${i}` })).toEqual({ status: 200, text: `a:hello ${i}` });
     expect(a.hits).toBe(4);
+    // Round robin and the retry take turns, so each request met the closed port first: the refusals
+    // are that replica's, each request and its answer belong to the one it ended on.
+    const replicas = proxy.traffic.counts("blue").replicas;
+    expect(replicas.find((counts) => counts.replica === gone.url)).toMatchObject({ requests: 0, inFlight: 0, upstreamErrors: { connect: 4 } });
+    expect(replicas.find((counts) => counts.replica === a.url)).toMatchObject({ requests: 4, inFlight: 0, upstreamErrors: { connect: 0 } });
+    expect(proxy.traffic.snapshot("blue")).toMatchObject({ requests: 4, errors: 0, inFlight: 0 });
   });
 
   it("repeats a GET whose connection broke before any answer, but never a POST that may have reached the replica", async () => {

@@ -11,6 +11,7 @@ import type { Logger } from "../logging.js";
 import { NO_AFFINITY, SessionAffinity, type SessionOptions } from "./affinity.js";
 import { drainExchanges } from "./drain.js";
 import { Exchange, respondPlain, upstreamErrorKind } from "./exchange.js";
+import { InFlight } from "./in-flight.js";
 import { DEFAULT_LIMITS, createLimitedServer, type ProxyLimits } from "./limits.js";
 import { bindServer, closeServer } from "./listener.js";
 import { LongLivedConnections, longLivedExchange } from "./long-lived.js";
@@ -54,8 +55,8 @@ export class ProxyServer {
   private liveSlot: Slot | undefined;
   private readonly groups: Record<Slot, UpstreamGroup> = { blue: UpstreamGroup.empty, green: UpstreamGroup.empty };
   /** Real traffic per slot; preview requests are kept apart so they neither count nor hold a drain. */
-  private readonly inFlight: Record<Slot, Set<Exchange>> = { blue: new Set(), green: new Set() };
-  private readonly previewInFlight = new Set<Exchange>();
+  private readonly inFlight: Record<Slot, InFlight<Exchange>> = { blue: new InFlight(), green: new InFlight() };
+  private readonly previewInFlight = new InFlight<Exchange>();
   /** The drain running for a slot that stopped being live; cancelled if it goes live again. */
   private readonly drains = new Map<Slot, AbortController>();
   /** Drains in progress, so close() can wait for them to settle after cancelling them. */
@@ -256,7 +257,7 @@ export class ProxyServer {
   private drainSlot(slot: Slot): void {
     const cancel = new AbortController();
     this.drains.set(slot, cancel);
-    const inFlightAtSwitch = [...this.inFlight[slot]];
+    const inFlightAtSwitch = this.inFlight[slot].snapshot();
     const drained = drainExchanges(inFlightAtSwitch, {
       clock: this.options.clock,
       timeoutMs: this.options.drainTimeoutMs,
