@@ -74,7 +74,11 @@ export class CaddyRouter implements Router {
       return [`caddy: point handler "${this.handlerId}" at ${describeDials(dials)}`, `(could not read its upstreams to compare: ${describeError(error)})`];
     }
     if (dials.length > 0 && sameSet(current, dials)) return [`Caddy's handler "${this.handlerId}" already sends to ${slot} (${current.join(", ")}): no change`];
-    if (dials.length === 0) return [`refused: ${slot} has no replica, so Caddy would have no upstream to send it to (now: ${describeDials(current)})`];
+    if (dials.length === 0) {
+      // A dry run before the deploy: the slot's replicas are not known until the platform starts them.
+      const how = this.config.srv ? `one signed DNS UPDATE of SRV record ${this.config.srv.name} (no reload)` : `PATCH /id/${this.handlerId}/upstreams (a Caddy config reload)`;
+      return [`caddy: point handler "${this.handlerId}" at ${slot}'s replicas once the platform reports them ready, by ${how} (now: ${describeDials(current)}); an empty slot is refused`];
+    }
     const [write = "", ...notes] = await this.upstreams.describeWrite(slot, dials);
     return [
       `${write} (now: ${describeDials(current)})`,

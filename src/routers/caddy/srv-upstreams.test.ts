@@ -87,6 +87,10 @@ describe("CaddyRouter with router.srv, against Caddy and BIND", () => {
   it("switches by updating the SRV record and its targets' addresses, and never changes Caddy's config", async () => {
     const { bind, caddy, blue, green } = await setUp();
     const caddyRouter = router();
+    // A dry run before the deploy: no replicas yet, so the plan names the slot, not addresses.
+    expect(await caddyRouter.planSwitch("green")).toEqual([
+      `caddy: point handler "${HANDLER}" at green's replicas once the platform reports them ready, by one signed DNS UPDATE of SRV record ${SRV_NAME} (no reload) (now: no upstream); an empty slot is refused`,
+    ]);
     await caddyRouter.setTargets("blue", [blue.endpoint("blue")]);
     await caddyRouter.setTargets("green", [green.endpoint("green")]);
     const configBefore = await caddyConfigText(caddy);
