@@ -169,6 +169,17 @@ describe("the dashboard in Chromium", () => {
       await traffic.stop();
       expect(traffic.failures).toBe(0);
 
+      // The standby (green, v2) can be retired from the page; the rollback then says it is not instant.
+      await page.locator("#retire-button:enabled").waitFor();
+      expect(await page.textContent("#retire-button")).toBe("Retire green (v2)…");
+      await page.click("#retire-button");
+      await expect.poll(() => page.textContent("#confirm-message")).toMatch(/^green \(v2\) stops now .* not instant\.$/);
+      await page.click("#confirm-button");
+      await expect.poll(() => page.textContent("#rollback-why"), { timeout: 5_000 }).toMatch(/^Not instant: green was retired/);
+      expect(await page.isDisabled("#retire-button")).toBe(true);
+      const retired = (await (await fetch(`${ws.control}/api/status`)).json()) as { slots: { green: { state: string } } };
+      expect(retired.slots.green.state).toBe("retired");
+
       // flip serve restarts: the page notices, reconnects by itself, and shows the same truth.
       await firstServe.stop("SIGTERM");
       await page.locator('#connection[data-state="offline"]').waitFor({ timeout: 5_000 });

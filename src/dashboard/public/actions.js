@@ -1,4 +1,4 @@
-// Actions: deploy, roll back, switch, abort, promote. Each says what it will do before it does it
+// Actions: deploy, roll back, switch, retire, abort, promote. Each says what it will do before it does it
 // ("Traffic will move from green (v2) to blue (v1)"), and one that cannot apply now is disabled
 // with the reason beside it. The server decides in the end: a refusal is shown as it words it.
 import { postJson } from "./api.js";
@@ -11,7 +11,7 @@ const other = (slot) => (slot === "blue" ? "green" : "blue");
 /** What each action would do now, or why it cannot: pure, from the last status. */
 export function availability(status, connected) {
   const down = { ok: false, why: "flip serve cannot be reached right now." };
-  if (!connected || !status) return { deploy: down, rollback: down, switch: down, abort: down, promote: down };
+  if (!connected || !status) return { deploy: down, rollback: down, switch: down, retire: down, abort: down, promote: down };
   const running = status.deployment;
   const busy = running ? { ok: false, why: `wait until ${running.id} (${running.kind} of ${running.version}) ends: one at a time.` } : undefined;
   const live = status.live;
@@ -23,6 +23,7 @@ export function availability(status, connected) {
     deploy: busy ?? { ok: true, why: `Goes to ${live ? other(live) : "blue"}, is checked, then gets the traffic.` },
     rollback: busy ?? rollbackCheck(status, rollbackTarget, label),
     switch: busy ?? switchCheck(status, switchTarget, label),
+    retire: busy ?? retireCheck(status, rollbackTarget, label),
     abort: running ? { ok: true, why: abortWords(status, running).short } : { ok: false, why: "No deployment is running." },
     promote: promoteCheck(running, label),
   };
@@ -47,6 +48,13 @@ function rollbackCheck(status, target, label) {
   if (view.state === "scaled-down") return { ok: true, target, why: `${label(target)} is scaled down: scaled back up and checked first.` };
   if (view.runningReplicas === 0) return { ok: false, why: `${label(target)} has no running replica.` };
   return { ok: true, target, why: `Instant: ${view.version} still runs on ${target}.` };
+}
+
+function retireCheck(status, target, label) {
+  if (!target) return { ok: false, why: "No slot is live yet: there is no standby." };
+  const view = status.slots[target];
+  if (view.state !== "standby" && view.state !== "scaled-down") return { ok: false, why: `No standby to retire: ${target} is ${view.state}.` };
+  return { ok: true, target, why: `Stops ${label(target)} now; a rollback then redeploys ${view.version}, not instantly.` };
 }
 
 function switchCheck(status, target, label) {
@@ -89,6 +97,7 @@ export function renderActions(status, connected) {
   set("deploy", can.deploy);
   set("rollback", can.rollback, can.rollback.ok ? `Roll back to ${label(can.rollback.target)}…` : "Roll back…");
   set("switch", can.switch, can.switch.ok ? `Switch traffic to ${label(can.switch.target)}…` : "Switch traffic…");
+  set("retire", can.retire, can.retire.ok ? `Retire ${label(can.retire.target)}…` : "Retire the standby…");
   set("abort", can.abort);
   set("promote", can.promote, can.promote.approve ? "Approve the switch…" : "Promote…");
   return can;
@@ -155,6 +164,18 @@ export function wireActions(page) {
       const message = `Traffic will move from ${from} to ${slotLabel(target, status.slots[target].version)}, once ${target} has passed its checks. If they fail, traffic stays where it is.`;
       if (!(await page.confirm({ title: `Switch traffic to ${target}?`, message, confirmLabel: `Switch to ${target}` }))) return;
       started(`Switch to ${target}`, await postJson("/api/switch", { slot: target }));
+    });
+  });
+
+  document.getElementById("retire-button").addEventListener("click", () => {
+    const status = page.status();
+    const target = other(status.live);
+    void run("Retire", async () => {
+      const version = status.slots[target].version;
+      const message = `${slotLabel(target, version)} stops now and no longer costs anything. A rollback to ${version} will then deploy it again and check it first: not instant.`;
+      if (!(await page.confirm({ title: `Retire ${target}?`, message, confirmLabel: `Retire ${target}`, danger: true }))) return;
+      const retired = await postJson("/api/retire", {});
+      page.toast(`Standby ${retired.slot} (${retired.version}) retired.`, "ok");
     });
   });
 
