@@ -26,6 +26,7 @@ export function crossCheck(config: RawConfig, written: (path: KeyPath) => boolea
     ...clashingPorts(config, listeners),
     ...duplicateCheckNames(config),
     ...rulesWithoutQueries(config),
+    ...untimedLatencyRules(config),
     ...unguardedControl(config),
     ...unmeasurableRequestRate(config),
   ];
@@ -154,7 +155,26 @@ function rulesWithoutQueries(config: RawConfig): PathProblem[] {
   });
 }
 
-/** maxRequestRate needs something that counts the live slot's requests: the built-in proxy or a query. */
+/**
+ * Without monitor.source, the haproxy router's counters (HAProxy's stats) feed the monitor: they
+ * count requests and 5xx answers but keep no latency distribution, so a latency rule would never
+ * be judged. Said at validation, not discovered as "n/a" in every window.
+ */
+function untimedLatencyRules(config: RawConfig): PathProblem[] {
+  if (config.monitor.source !== undefined || config.router.kind !== "haproxy") return [];
+  return config.monitor.rules.flatMap((text, index) => {
+    const parsed = parseRule(text);
+    if (!parsed.ok || parsed.rule.metric === "errorRate" || parsed.rule.metric === "requestRate") return [];
+    return [
+      {
+        path: ["monitor", "rules", index],
+        message: `rule "${text}": router haproxy counts requests and errors from HAProxy's stats but cannot time them, so ${parsed.rule.metric} is never measured; add a monitor.source (Prometheus) with a ${parsed.rule.metric} query, or remove the rule`,
+      },
+    ];
+  });
+}
+
+/** maxRequestRate needs something that counts the live slot's requests: the built-in proxy, HAProxy's stats or a query. */
 function unmeasurableRequestRate(config: RawConfig): PathProblem[] {
   if (config.maxRequestRate === undefined) return [];
   const source = config.monitor.source;
@@ -162,7 +182,7 @@ function unmeasurableRequestRate(config: RawConfig): PathProblem[] {
     if (source.queries.requestRate !== undefined || source.queries.requests !== undefined) return [];
     return [{ path: ["maxRequestRate"], message: "maxRequestRate needs a PromQL query for the live slot's traffic: add `requestRate: \"...\"` under monitor.source.queries" }];
   }
-  if (config.router.kind === "builtin") return [];
+  if (config.router.kind === "builtin" || config.router.kind === "haproxy") return [];
   return [
     {
       path: ["maxRequestRate"],

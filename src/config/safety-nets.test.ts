@@ -60,6 +60,18 @@ maxRequestRateTimeout: 10m
     expect(problemsOf(`${MINIMAL}switchWindows: ["Mon 02:00-05:00 Europe/Paname"]\n`)[0]?.message).toMatch(/unknown time zone "Europe\/Paname"/);
   });
 
+  it("refuse a latency rule that HAProxy's counters cannot measure, and take maxRequestRate from them", () => {
+    const haproxy = `app: shop
+platform: { kind: static, slots: { blue: { url: "http://10.0.0.1:80" }, green: { url: "http://10.0.0.2:80" } } }
+router: { kind: haproxy, runtimeApi: "127.0.0.1:9999", map: /etc/haproxy/flip.map }
+maxRequestRate: 500/s
+`;
+    expect(problemsOf(`${haproxy}monitor: { rules: ["errorRate < 5%", "p99 < 800ms"] }\n`)).toEqual([
+      { path: "monitor.rules[1]", line: 5, message: expect.stringMatching(/^rule "p99 < 800ms": router haproxy counts requests and errors from HAProxy's stats but cannot time them/) as unknown },
+    ]);
+    expect(parseConfigText(`${haproxy}monitor: { rules: ["errorRate < 5%", "requestRate > 1/s"] }\n`, FILE, { env: {} }).maxRequestRate).toBe(500);
+  });
+
   it("refuse maxRequestRate when nothing can measure the live slot's traffic", () => {
     const elsewhere = `app: shop
 platform: { kind: static, slots: { blue: { url: "http://10.0.0.1:80" }, green: { url: "http://10.0.0.2:80" } } }

@@ -1,5 +1,6 @@
 // Picks where the monitor reads traffic from: `monitor.source` when the config names one (prometheus),
-// else the router itself when it sees the traffic (the built-in proxy), else none (monitoring skipped).
+// else the router itself when it sees the traffic (the built-in proxy) or can count it (HAProxy's
+// stats: requests and errors, no latency), else none (monitoring skipped).
 import { systemClock, type Clock } from "../core/clock.js";
 import type { FlipConfig } from "../config/schema.js";
 import type { Router } from "../routers/router.js";
@@ -10,5 +11,7 @@ import type { MetricsSource } from "./source.js";
 export function createMetricsSource(config: FlipConfig, router: Router, clock: Clock = systemClock): MetricsSource | undefined {
   const configured = config.monitor.source;
   if (configured?.kind === "prometheus") return new PrometheusSource(configured, config.app, clock);
-  return router.traffic ? new BuiltinMetricsSource(router.traffic) : undefined;
+  if (router.traffic) return new BuiltinMetricsSource(router.traffic);
+  const readTraffic = router.readTraffic?.bind(router);
+  return readTraffic ? { name: router.kind, read: readTraffic } : undefined;
 }

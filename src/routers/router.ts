@@ -90,5 +90,11 @@ export interface Router {
   listenAddresses?(): { listen?: string; preview?: string };
   /** Present when capabilities.traffic is true. */
   readonly traffic?: TrafficStats;
+  /**
+   * Present on routers that can count each slot's requests and 5xx answers through their own API
+   * but not time them (HAProxy's stats): the monitor's errorRate and requestRate rules, and the
+   * rate gate, read it when no monitor.source is set. `latencyCounts` is empty.
+   */
+  readTraffic?(slot: Slot): Promise<TrafficSnapshot>;
   close(): Promise<void>;
 }

@@ -7,9 +7,9 @@ import { formatDuration } from "../../core/duration.js";
 import { EmptySlotError, RouterError, TimeoutError } from "../../core/errors.js";
 import { SLOTS, type Endpoint, type Slot } from "../../core/slots.js";
 import { describeFileError, readTextIfExists, restoreFile, writeFileAtomically } from "../file-common/atomic-file.js";
-import type { Router, RouterCapabilities, RouterContext } from "../router.js";
+import type { Router, RouterCapabilities, RouterContext, TrafficSnapshot } from "../router.js";
 import type { HaproxyRouterConfig } from "./config.js";
-import { describeServers, isUnknownMap, isUsable, parseServerStats, parseShowMap, withMapEntry, type ServerStatus } from "./runtime-answers.js";
+import { describeServers, isUnknownMap, isUsable, parseBackendCounters, parseServerStats, parseShowMap, withMapEntry, type ServerStatus } from "./runtime-answers.js";
 import { describeAddress, parseRuntimeApiAddress, runtimeCommand, type RuntimeApiAddress } from "./runtime-api.js";
 
 export class HaproxyRouter implements Router {
@@ -99,6 +99,24 @@ export class HaproxyRouter implements Router {
       }
       await clock.sleep(Math.min(this.config.pollInterval, remainingMs));
     }
+  }
+
+  /**
+   * The slot's backend counters from `show stat`: requests and 5xx answers (HAProxy's own 503s
+   * too), cumulative since HAProxy started; a reload resets them, which the monitor's windows
+   * detect. HAProxy keeps only averages of response times, so no latency histogram.
+   */
+  async readTraffic(slot: Slot): Promise<TrafficSnapshot> {
+    const backend = this.backends[slot];
+    const answer = await this.command(`show stat ${backend} 2 -1`);
+    const counters = parseBackendCounters(answer);
+    if (counters === undefined) {
+      throw new RouterError(
+        `HAProxy has no backend ${backend} for ${slot} to count its traffic (${answer.trim() || "no answer"}).`,
+        `Add \`backend ${backend}\` with ${slot}'s servers to haproxy.cfg, or name the existing one in router.backends.${slot}.`,
+      );
+    }
+    return { at: this.context.clock.now(), ...counters, latencyCounts: [] };
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { haproxyRouterSchema } from "./config.js";
-import { describeServers, isUnknownMap, isUsable, parseServerStats, parseShowMap, withMapEntry } from "./runtime-answers.js";
+import { describeServers, isUnknownMap, isUsable, parseBackendCounters, parseServerStats, parseShowMap, withMapEntry } from "./runtime-answers.js";
 import { describeAddress, parseRuntimeApiAddress, statsSocketLine } from "./runtime-api.js";
 
 // Captured from HAProxy 2.6.12 (columns after check_desc left out).
@@ -8,6 +8,23 @@ const STAT_HEADER = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq
 const row = (server: string, status: string, description: string) => `shop-blue,${server},0,0,0,0,,0,0,0,,0,,0,0,0,0,${status},1,1,0,1,1,2,2,,1,4,1,,0,,2,0,,0,L4CON,,0,0,0,0,0,0,0,,,,0,0,0,,,,,-1,Connection refused,,0,0,0,0,,,,${description}`;
 
 describe("runtime API answers", () => {
+  it("reads a backend's counters from show stat: requests, 5xx answers (HAProxy's own 503s too), open sessions", () => {
+    // 10 answers 2xx, 5 answers 500 from the app and 5 HAProxy 503s with no server up, as HAProxy 2.6 counted them.
+    const cells = STAT_HEADER.slice(2).split(",").map(() => "");
+    const set = (name: string, value: string) => (cells[STAT_HEADER.slice(2).split(",").indexOf(name)] = value);
+    set("pxname", "shop-blue");
+    set("svname", "BACKEND");
+    set("scur", "2");
+    set("hrsp_2xx", "10");
+    set("hrsp_5xx", "10");
+    set("req_tot", "20");
+    expect(parseBackendCounters(`${STAT_HEADER}\n${cells.join(",")}\n`)).toEqual({ requests: 20, errors: 10, inFlight: 2 });
+    set("req_tot", ""); // older HAProxy: the status classes add up to the requests
+    expect(parseBackendCounters(`${STAT_HEADER}\n${cells.join(",")}\n`)).toEqual({ requests: 20, errors: 10, inFlight: 2 });
+    expect(parseBackendCounters(`${STAT_HEADER}\n${row("blue1", "UP", "")}\n`)).toBeUndefined(); // a server row only
+    expect(parseBackendCounters("No such proxy.\n")).toBeUndefined();
+  });
+
   it("reads the entries of show map", () => {
     expect(parseShowMap("0x7f01e8047b10 shop shop-blue\n0x7f01e8047c20 other other-green\n")).toEqual([
       { key: "shop", value: "shop-blue" },

@@ -47,6 +47,31 @@ export function parseServerStats(answer: string): ServerStatus[] | undefined {
     .map((cells) => ({ name: cells[name] ?? "?", status: cells[status] ?? "?", checkDescription: description < 0 ? "" : (cells[description] ?? "") }));
 }
 
+export interface BackendCounters {
+  /** Requests the backend handled since HAProxy started (its answers and its own 503s alike). */
+  requests: number;
+  /** 5xx answers, the ones HAProxy made itself (no server up, a server failing) included. */
+  errors: number;
+  /** Sessions open on the backend now. */
+  inFlight: number;
+}
+
+/**
+ * The BACKEND row of `show stat <backend> 2 -1`, or undefined when HAProxy has no such backend.
+ * Requests are `req_tot`, or the sum of the status classes where an older HAProxy leaves it empty.
+ */
+export function parseBackendCounters(answer: string): BackendCounters | undefined {
+  const lines = answer.split("\n").filter((line) => line.trim() !== "");
+  const header = lines[0];
+  if (header === undefined || !header.startsWith("# ")) return undefined;
+  const columns = header.slice(2).split(",");
+  const row = lines.slice(1).map((line) => line.split(",")).find((cells) => cells[columns.indexOf("svname")] === "BACKEND");
+  if (!row) return undefined;
+  const number = (name: string) => Number(row[columns.indexOf(name)] ?? "") || 0;
+  const classes = ["hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"].reduce((sum, name) => sum + number(name), 0);
+  return { requests: Math.max(number("req_tot"), classes), errors: number("hrsp_5xx"), inFlight: number("scur") };
+}
+
 /**
  * Whether HAProxy sends new requests to the server: UP (a server going down is still UP), or
  * "no check" (not health-checked, so always used). DOWN, MAINT, DRAIN (weight 0) and NOLB are not.
