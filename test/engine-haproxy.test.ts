@@ -2,26 +2,19 @@
 // slot's requests and 5xx answers from HAProxy's own stats (`show stat` on the runtime API), so a
 // release that fails real traffic after the switch is rolled back by the same rules as with the
 // built-in proxy. The slots are two node:http servers on the ports haproxy.cfg expects (the static
-// platform); the engine's clock is a ManualClock, so a monitor window ends only when the test says.
+// platform); the engine's clock is a ManualClock, so a monitor window ends only when the test says
+// (test/helpers/engine-harness.ts).
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { systemClock } from "../src/core/clock.js";
-import { ManualClock } from "../src/core/clock.testing.js";
 import type { Slot } from "../src/core/slots.js";
 import { parseConfigText } from "../src/config/load.js";
-import { Engine } from "../src/engine/engine.js";
-import { silentLogger } from "../src/logging.js";
 import { createMetricsSource } from "../src/metrics/registry.js";
-import { createPlatform } from "../src/platforms/registry.js";
 import { startHaproxy } from "../src/routers/haproxy/testing/haproxy-server.js";
-import { createRouter } from "../src/routers/registry.js";
-import type { DeploymentRecord } from "../src/store/records.js";
-import { Store } from "../src/store/store.js";
+import { startEngine } from "./helpers/engine-harness.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -73,36 +66,11 @@ readyTimeout: 5s
 `,
       join(dir, "flip.yaml"),
     );
-    const clock = new ManualClock(Date.now());
-    const store = Store.open(config.statePath, { clock });
-    const platform = createPlatform(config, { app: "shop", configDir: dir, logDir: config.logDir, logger: silentLogger, clock: systemClock, state: store.driverState("platform.static") });
-    const router = createRouter(config, { app: "shop", logger: silentLogger, clock: systemClock, state: store.driverState("router.haproxy") });
-    await router.start();
-    const metrics = createMetricsSource(config, router);
-    expect(metrics?.name).toBe("haproxy");
-    const engine = new Engine({ config, store, platform, router, metrics, clock, logger: silentLogger });
-    await engine.start();
-    cleanups.push(async () => {
-      await engine.stop();
-      await router.close();
-      await platform.close({ stopReplicas: true });
-      store.close();
-    });
-
-    /** Sends real traffic through HAProxy at each monitor window, then ends the window. */
-    const finish = async (id: string): Promise<DeploymentRecord> => {
-      for (let i = 0; i < 1000; i++) {
-        const record = store.deployment(id) as DeploymentRecord;
-        if (record.outcome !== "running") return record;
-        if (record.phase === "monitoring" && clock.pendingSleeps > 0) {
-          for (let n = 0; n < 10; n++) await get(haproxy.url);
-          await clock.advance(1000);
-        } else {
-          await sleep(20);
-        }
-      }
-      throw new Error("deployment did not finish");
-    };
+    const h = await startEngine(config, dir);
+    cleanups.push(h.close);
+    const { engine, store, router } = h;
+    expect(createMetricsSource(config, router)?.name).toBe("haproxy");
+    const finish = (id: string) => h.finish(id, haproxy.url);
 
     const first = await finish((await engine.deploy("v1", { actor: "test" })).id);
     expect(first).toMatchObject({ outcome: "succeeded", reason: expect.stringMatching(/windows judged healthy/) as unknown });

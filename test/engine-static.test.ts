@@ -8,23 +8,14 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { systemClock } from "../src/core/clock.js";
-import { ManualClock } from "../src/core/clock.testing.js";
 import type { Slot } from "../src/core/slots.js";
 import { parseConfigText } from "../src/config/load.js";
 import { replayEvents } from "../src/api/sse.js";
-import { Engine } from "../src/engine/engine.js";
 import type { FlowEvent } from "../src/engine/views.js";
-import { silentLogger } from "../src/logging.js";
-import { createMetricsSource } from "../src/metrics/registry.js";
 import type { MeasuredWindow, MetricsSource, WindowRequest } from "../src/metrics/source.js";
-import { createPlatform } from "../src/platforms/registry.js";
-import { createRouter } from "../src/routers/registry.js";
-import type { DeploymentRecord } from "../src/store/records.js";
-import { Store } from "../src/store/store.js";
+import { startEngine } from "./helpers/engine-harness.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -67,47 +58,14 @@ readyTimeout: 5s
 `,
     join(dir, "flip.yaml"),
   );
-  const clock = new ManualClock(Date.now());
-  const store = Store.open(config.statePath, { clock });
-  // The platform reports to the engine, which is built after it (as in the controller).
-  const wired: { engine?: Engine } = {};
-  const platform = createPlatform(config, {
-    app: "shop",
-    configDir: dir,
-    logDir: config.logDir,
-    logger: silentLogger,
-    clock: systemClock,
-    state: store.driverState("platform.static"),
-    onEvent: (event) => wired.engine?.onPlatformEvent(event),
-  });
-  const router = createRouter(config, { app: "shop", logger: silentLogger, clock: systemClock, state: store.driverState("router.builtin") });
-  await router.start();
-  const started = new Engine({ config, store, platform, router, metrics: options.metrics ?? createMetricsSource(config, router), clock, logger: silentLogger });
-  wired.engine = started;
-  await started.start();
+  const harness = await startEngine(config, dir, options);
   cleanups.push(async () => {
-    await started.stop();
-    await router.close();
-    await platform.close({ stopReplicas: true });
-    store.close();
+    await harness.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  const { engine: started, store, router } = harness;
   const proxy = `http://${router.listenAddresses?.().listen ?? "?"}`;
-
-  const finish = async (id: string): Promise<DeploymentRecord> => {
-    for (let i = 0; i < 1000; i++) {
-      const record = store.deployment(id);
-      if (!record) throw new Error(`no deployment ${id}`);
-      if (record.outcome !== "running") return record;
-      if (record.phase === "monitoring" && clock.pendingSleeps > 0) {
-        for (let n = 0; n < 10; n++) await get(proxy);
-        await clock.advance(1000);
-      } else {
-        await sleep(20);
-      }
-    }
-    throw new Error("deployment did not finish");
-  };
+  const finish = (id: string) => harness.finish(id, proxy);
   return { engine: started, store, router, blue, green, proxy, finish };
 }
 
