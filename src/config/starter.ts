@@ -156,6 +156,7 @@ router:
   #   { kind: nginx, file: /etc/nginx/flip/app.conf, upstream: app, probeUrl: "http://127.0.0.1/health", slotHeader: x-flip-slot }
   #   { template: "upstream {upstream} { {servers} keepalive 16; }", slots: { blue: ["127.0.0.1:3001"], green: ["127.0.0.1:3101"] } }
   #   { testCommand: "nginx -t", reloadCommand: "nginx -s reload", commandTimeout: 30s, pollInterval: 100ms, reloadTimeout: 10s }
+  #   { accessLog: /var/log/nginx/flip-app.log }   # in the flip log format: the monitor then needs no Prometheus
   #   { kind: haproxy, runtimeApi: /run/haproxy/admin.sock, map: /etc/haproxy/flip.map, key: app, persistMap: true }
   #   { backends: { blue: app-blue, green: app-green }, timeout: 5s, pollInterval: 100ms }
   # or your Caddy ("caddy": its admin API replaces the upstreams of the reverse_proxy handler with

@@ -3,6 +3,7 @@
 // a rollback under continuous load with no request lost, and the failure paths.
 import { readFileSync } from "node:fs";
 import { createServer, request as httpRequest, type Server } from "node:http";
+import type { Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../core/clock.js";
 import { EmptySlotError, RouterError, TimeoutError } from "../../core/errors.js";
@@ -24,14 +25,24 @@ async function startSlotApp(slot: Slot, port: number): Promise<Server> {
     res.writeHead(200, { "content-type": "text/plain", "x-flip-slot": slot });
     res.end(slot);
   });
+  // Every socket, also one HAProxy's health check opened and has not used yet: closeApp ends them all.
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  openSockets.set(server, sockets);
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   return server;
 }
+
+const openSockets = new WeakMap<Server, Set<Socket>>();
 
 function closeApp(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
+    for (const socket of openSockets.get(server) ?? []) socket.destroy();
   });
 }
 

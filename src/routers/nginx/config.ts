@@ -52,6 +52,12 @@ export const nginxRouterSchema = z
     pollInterval: durationOr("100ms"),
     /** After the reload command, how long switchTo waits for the probe to see the new slot. */
     reloadTimeout: durationOr("10s"),
+    /**
+     * An access log nginx writes in the `flip` format (see access-log.ts); relative to flip.yaml's
+     * folder. With it, the monitor and the rate gate count each slot's requests, 5xx answers and
+     * latencies from it when no monitor.source is set.
+     */
+    accessLog: z.string().min(1).optional(),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -7,7 +7,8 @@ import { formatDuration } from "../../core/duration.js";
 import { EmptySlotError, RouterError, TimeoutError } from "../../core/errors.js";
 import type { Endpoint, Slot } from "../../core/slots.js";
 import { describeFileError, readTextIfExists, restoreFile, writeFileAtomically } from "../file-common/atomic-file.js";
-import type { Router, RouterCapabilities, RouterContext } from "../router.js";
+import type { Router, RouterCapabilities, RouterContext, TrafficSnapshot } from "../router.js";
+import { AccessLogCounters, FLIP_LOG_FORMAT, slotOfLine } from "./access-log.js";
 import type { NginxRouterConfig } from "./config.js";
 import { runNginxCommand } from "./nginx-commands.js";
 import { probeSlot, slotOfHeader, type ProbeAnswer } from "../slot-probe.js";
@@ -50,6 +51,9 @@ export class NginxRouter implements Router {
   /** Each slot's servers from setTargets (unused when `slots` fixes them in flip.yaml). */
   private readonly targets: Partial<Record<Slot, string[]>> = {};
   private pendingReload: PendingReload | undefined;
+  private readonly accessLog: AccessLogCounters | undefined;
+  /** Present with `accessLog`: each slot's traffic as nginx logged it (see access-log.ts). */
+  readonly readTraffic?: (slot: Slot) => Promise<TrafficSnapshot>;
 
   constructor(
     private readonly config: NginxRouterConfig,
@@ -60,9 +64,15 @@ export class NginxRouter implements Router {
     this.file = resolve(options.configDir, config.file);
     this.upstream = config.upstream ?? context.app;
     this.capabilities = { weights: false, mirror: false, verify: config.probeUrl !== undefined, traffic: false };
+    if (config.accessLog !== undefined) {
+      const counters = new AccessLogCounters(resolve(options.configDir, config.accessLog), (line) => slotOfLine(line, (slot) => this.config.slots?.[slot] ?? this.targets[slot] ?? []));
+      this.accessLog = counters;
+      this.readTraffic = (slot) => counters.snapshot(slot, this.context.clock.now()).catch((error: unknown) => Promise.reject(this.accessLogError(error)));
+    }
   }
 
   async start(): Promise<void> {
+    await this.accessLog?.start().catch((error: unknown) => Promise.reject(this.accessLogError(error)));
     const text = await this.readFile();
     const slot = slotOfFile(text);
     const state = text === undefined ? "does not exist yet" : slot ? `points at ${slot}` : "was not written by Flip yet";
@@ -97,6 +107,14 @@ export class NginxRouter implements Router {
     if ((await this.awaitAnswers(answered, STEADY_ANSWERS * this.config.pollInterval)) !== undefined) return fileSlot;
     this.context.logger.warn({ file: this.file, fileSlot, answered }, `nginx answers from ${answered}, although ${this.file} points at ${fileSlot ?? "no slot"}: it runs an older configuration`);
     return answered;
+  }
+
+  private accessLogError(error: unknown): RouterError {
+    return new RouterError(
+      `Cannot read nginx's access log ${this.accessLog?.path} (router.accessLog): ${describeFileError(error)}.`,
+      `nginx.conf needs, in the http block, \`${FLIP_LOG_FORMAT}\` and, where the app is proxied, \`access_log ${this.accessLog?.path} flip;\`; flip serve must be able to read the file.`,
+      { cause: error },
+    );
   }
 
   async planSwitch(slot: Slot): Promise<string[]> {

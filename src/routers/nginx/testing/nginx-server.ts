@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { shellQuote } from "../../../platforms/command/shell.js";
 import { pickFreePort, probeTcp } from "../../../platforms/process/ports.js";
 import { findServerBinary, readIfExists, stopTree } from "../../testing/local-server.js";
+import { FLIP_LOG_FORMAT } from "../access-log.js";
 
 export interface NginxServer {
   dir: string;
@@ -19,6 +20,8 @@ export interface NginxServer {
   testCommand: string;
   reloadCommand: string;
   url: string;
+  /** The access log in the flip format (router.accessLog). */
+  accessLog: string;
   pid: number;
   errorLog(): string;
   /** Stops nginx, keeping its folder (a test may go on without it). */
@@ -44,6 +47,7 @@ export async function startNginx(options: NginxServerOptions): Promise<NginxServ
   const conf = join(dir, "nginx.conf");
   const errorLog = join(dir, "error.log");
   const upstreamFile = join(dir, "flip-upstream.conf");
+  const accessLog = join(dir, "access.log");
   writeFileSync(upstreamFile, options.initialUpstream);
   const temp = (kind: string) => `${kind}_temp_path ${join(dir, "tmp", kind)};`;
   writeFileSync(
@@ -54,10 +58,12 @@ error_log ${errorLog} notice;
 events { worker_connections 512; }
 http {
   access_log off;
+  ${FLIP_LOG_FORMAT}
   ${["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(temp).join("\n  ")}
   include ${upstreamFile};
   server {
     listen 127.0.0.1:${port};
+    access_log ${accessLog} flip;
     location / {
       proxy_pass http://${options.upstream};
       proxy_http_version 1.1;
@@ -79,6 +85,7 @@ http {
     testCommand: `${base} -t`,
     reloadCommand: `${base} -s reload`,
     url: `http://127.0.0.1:${port}/`,
+    accessLog,
     pid: child.pid ?? -1,
     errorLog: () => readIfExists(errorLog),
     kill: () => stopTree(child),
