@@ -1,6 +1,6 @@
-// The monitor without any metrics system, in front of a real HAProxy and a real nginx: the haproxy
+// The monitor without any metrics system, in front of a real HAProxy, nginx and Caddy: the haproxy
 // router counts each slot's requests and 5xx answers from HAProxy's own stats (`show stat` on the
-// runtime API); the nginx router reads the access log nginx writes in the flip format. Either way a
+// runtime API); the nginx and caddy routers read the access log the proxy writes. Each way a
 // release that fails real traffic after the switch is rolled back by the same rules as behind the
 // built-in proxy. The slots are two node:http servers on fixed ports (the static platform); the
 // engine's clock is a ManualClock, so a monitor window ends only when the test says
@@ -16,6 +16,7 @@ import { parseConfigText } from "../src/config/load.js";
 import { createMetricsSource } from "../src/metrics/registry.js";
 import { pickFreePort } from "../src/platforms/process/ports.js";
 import { startHaproxy } from "../src/routers/haproxy/testing/haproxy-server.js";
+import { startCaddy } from "../src/routers/caddy/testing/caddy-server.js";
 import { startNginx } from "../src/routers/nginx/testing/nginx-server.js";
 import { startEngine } from "./helpers/engine-harness.js";
 
@@ -116,5 +117,26 @@ router:
   accessLog: "${nginx.accessLog}"
 ${REST}`;
     await deployAndBreak(text, workDir(), nginx.url, "nginx", true);
+  });
+
+  it("Caddy: rolls back a release whose answers fail, from Caddy's JSON access log, with no monitor.source", async () => {
+    const ports = { blue: await pickFreePort(), green: await pickFreePort() };
+    await slotApp("blue", ports.blue, "v1", false);
+    await slotApp("green", ports.green, "v2", true);
+    const dir = workDir();
+    const accessLog = join(dir, "caddy-access.log");
+    const caddy = await startCaddy({ handlerId: "shop", accessLog });
+    cleanups.push(() => caddy.stop());
+    const text = `app: shop
+platform: { kind: static, readyInterval: 50ms, slots: { blue: { url: "http://127.0.0.1:${ports.blue}" }, green: { url: "http://127.0.0.1:${ports.green}" } } }
+router:
+  kind: caddy
+  adminUrl: "${caddy.adminUrl}"
+  handlerId: shop
+  slots: { blue: ["127.0.0.1:${ports.blue}"], green: ["127.0.0.1:${ports.green}"] }
+  probeUrl: "${caddy.url}/health"
+  accessLog: "${accessLog}"
+${REST}`;
+    await deployAndBreak(text, dir, `${caddy.url}/`, "caddy", true);
   });
 });

@@ -174,7 +174,7 @@ function untimedLatencyRules(config: RawConfig): PathProblem[] {
   });
 }
 
-/** maxRequestRate needs something that counts the live slot's requests: the built-in proxy, HAProxy's stats, nginx's access log or a query. */
+/** maxRequestRate needs something that counts the live slot's requests: the built-in proxy, HAProxy's stats, an nginx or Caddy access log, or a query. */
 function unmeasurableRequestRate(config: RawConfig): PathProblem[] {
   if (config.maxRequestRate === undefined) return [];
   const source = config.monitor.source;
@@ -183,11 +183,11 @@ function unmeasurableRequestRate(config: RawConfig): PathProblem[] {
     return [{ path: ["maxRequestRate"], message: "maxRequestRate needs a PromQL query for the live slot's traffic: add `requestRate: \"...\"` under monitor.source.queries" }];
   }
   const router = config.router;
-  if (router.kind === "builtin" || router.kind === "haproxy" || (router.kind === "nginx" && router.accessLog !== undefined)) return [];
+  if (router.kind === "builtin" || router.kind === "haproxy" || ((router.kind === "nginx" || router.kind === "caddy") && router.accessLog !== undefined)) return [];
   return [
     {
       path: ["maxRequestRate"],
-      message: `router ${router.kind} does not see the traffic, so nothing can measure the live slot's request rate: add a monitor.source (Prometheus) with a requestRate query${router.kind === "nginx" ? " or a router.accessLog" : ""}, or remove maxRequestRate`,
+      message: `router ${router.kind} does not see the traffic, so nothing can measure the live slot's request rate: add a monitor.source (Prometheus) with a requestRate query${router.kind === "nginx" || router.kind === "caddy" ? " or a router.accessLog" : ""}, or remove maxRequestRate`,
     },
   ];
 }

@@ -163,6 +163,7 @@ router:
   # that "@id") or a DNS record on your own DNS server ("dns": an RFC 2136 update signed with TSIG):
   #   { kind: caddy, adminUrl: "http://127.0.0.1:2019", handlerId: app, probeUrl: "http://127.0.0.1:8080/health", slotHeader: x-flip-slot }
   #   { slots: { blue: ["127.0.0.1:3001"], green: ["127.0.0.1:3101"] }, timeout: 10s, pollInterval: 100ms }
+  #   { accessLog: /var/log/caddy/flip-app.log }   # Caddy's JSON access log: the monitor then needs no Prometheus
   #   no reload at all: the handler reads an SRV record (dynamic upstreams) that Flip updates on your DNS server:
   #   { srv: { server: "127.0.0.1:53", zone: example.com, name: _http._tcp.app.example.com, ttl: 5s, timeout: 5s } }
   #   { kind: dns, server: "ns1.example.com:53", zone: example.com, recordName: app.example.com, recordType: A, ttl: 60s }

@@ -23,7 +23,7 @@ const factories: Factories = {
   dns: (section, _config, context) => new DnsRouter(section, context),
   nginx: (section, config, context) => new NginxRouter(section, context, { configDir: config.dir }),
   haproxy: (section, _config, context) => new HaproxyRouter(section, context),
-  caddy: (section, _config, context) => new CaddyRouter(section, context),
+  caddy: (section, config, context) => new CaddyRouter(section, context, { configDir: config.dir }),
 };
 
 export function createRouter(config: FlipConfig, context: RouterContext): Router {

@@ -56,7 +56,8 @@ export async function startEngine(config: FlipConfig, dir: string, options: { me
       if (!record) throw new Error(`no deployment ${id}`);
       if (record.outcome !== "running") return record;
       if (record.phase === "monitoring" && clock.pendingSleeps > 0) {
-        for (let n = 0; n < requestsPerWindow; n++) await (await request(trafficUrl)).body.dump();
+        // A new connection each: a proxy that reloads on a switch (nginx, Caddy) closes kept-alive ones.
+        for (let n = 0; n < requestsPerWindow; n++) await (await request(trafficUrl, { reset: true })).body.dump();
         await clock.advance(1000);
       } else {
         await sleep(20);

@@ -4,9 +4,12 @@
 // the truth for live(); with `probeUrl`, verify() also asks through Caddy which slot answers.
 // Debian's Caddy 2.6 has no weighted load balancing: no weights here.
 import { formatDuration } from "../../core/duration.js";
-import { describeError, EmptySlotError, TimeoutError } from "../../core/errors.js";
+import { describeError, EmptySlotError, RouterError, TimeoutError } from "../../core/errors.js";
 import { SLOTS, type Endpoint, type Slot } from "../../core/slots.js";
-import type { Router, RouterCapabilities, RouterContext } from "../router.js";
+import { resolve } from "node:path";
+import { AccessLogCounters, parseCaddyLine, type CaddyLine } from "../access-log.js";
+import { describeFileError } from "../file-common/atomic-file.js";
+import type { Router, RouterCapabilities, RouterContext, TrafficSnapshot } from "../router.js";
 import { describeProbeAnswer, probeSlot, slotOfHeader } from "../slot-probe.js";
 import { CaddyAdminApi } from "./admin-api.js";
 import { sameSet, type CaddyRouterConfig } from "./config.js";
@@ -30,19 +33,48 @@ export class CaddyRouter implements Router {
   private readonly upstreams: CaddyUpstreams;
   /** When this router last moved Caddy's upstreams: verify() without a probe waits one refresh from then. */
   private lastWriteAt: number | undefined;
+  private readonly accessLog: AccessLogCounters<CaddyLine> | undefined;
+  /** Present with `accessLog`: each slot's traffic as Caddy logged it (see ../access-log.ts). */
+  readonly readTraffic?: (slot: Slot) => Promise<TrafficSnapshot>;
 
   constructor(
     private readonly config: CaddyRouterConfig,
     private readonly context: RouterContext,
+    options: { configDir: string } = { configDir: process.cwd() },
   ) {
     this.handlerId = config.handlerId ?? context.app;
     const admin = new CaddyAdminApi(config.adminUrl, this.handlerId, config.timeout);
     this.upstreams = config.srv ? new SrvUpstreams(config.srv, admin) : new AdminUpstreams(admin);
     this.capabilities = { weights: false, mirror: false, verify: config.probeUrl !== undefined, traffic: false };
+    if (config.accessLog !== undefined) {
+      const counters = new AccessLogCounters(resolve(options.configDir, config.accessLog), (text) => parseCaddyLine(text, config.slotHeader), (line) => this.slotOfLogged(line));
+      this.accessLog = counters;
+      this.readTraffic = (slot) => counters.snapshot(slot, this.context.clock.now()).catch((error: unknown) => Promise.reject(this.accessLogError(error)));
+    }
   }
 
-  start(): Promise<void> {
-    return Promise.resolve();
+  async start(): Promise<void> {
+    const found = await this.accessLog?.start().catch((error: unknown) => Promise.reject(this.accessLogError(error)));
+    if (found === false) {
+      this.context.logger.warn({ accessLog: this.accessLog?.path }, `${this.accessLog?.path} (router.accessLog) does not exist yet: Caddy creates it with its first access log line; until it does, the monitor counts no requests`);
+    }
+  }
+
+  /**
+   * The slot an answer's header names (a slot, or the upstream Caddy used); an answer without it
+   * (Caddy's own 502 when no upstream answered) counts for the slot Flip last pointed Caddy at.
+   */
+  private slotOfLogged(line: CaddyLine): Slot | undefined {
+    if (line.header !== undefined) return slotOfHeader(line.header, this.probeNames());
+    return this.context.state.get<WrittenUpstreams>(WRITTEN_STATE_KEY)?.slot;
+  }
+
+  private accessLogError(error: unknown): RouterError {
+    return new RouterError(
+      `Cannot read Caddy's access log ${this.accessLog?.path} (router.accessLog): ${describeFileError(error)}.`,
+      'Caddy writes it with, in the server, "logs": {"default_logger_name": "flip"} and, in "logging", "logs": {"flip": {"writer": {"output": "file", "filename": "<the file>"}, "encoder": {"format": "json"}, "include": ["http.log.access.flip"]}} (the README\'s Caddy section); flip serve must be able to read it.',
+      { cause: error },
+    );
   }
 
   /** Remembers a slot's replicas; when Flip pointed Caddy at that slot and they changed, Caddy follows them. */

@@ -42,6 +42,12 @@ export const caddyRouterSchema = z
     pollInterval: durationOr("100ms"),
     /** How long one admin API call or probe may take. */
     timeout: durationOr("10s"),
+    /**
+     * Caddy's JSON access log of the server (`"logs"` in the server, a file writer in `logging`);
+     * relative to flip.yaml's folder. With it and no monitor.source, the monitor and the rate gate
+     * count each slot's requests, 5xx answers and latencies from it (by the slotHeader of each answer).
+     */
+    accessLog: z.string().min(1).optional(),
     /** Zero-reload switching: the SRV record the handler's `dynamic_upstreams` reads, and where to update it. */
     srv: z
       .object({

@@ -8,7 +8,7 @@ import { EmptySlotError, RouterError, TimeoutError } from "../../core/errors.js"
 import type { Endpoint, Slot } from "../../core/slots.js";
 import { describeFileError, readTextIfExists, restoreFile, writeFileAtomically } from "../file-common/atomic-file.js";
 import type { Router, RouterCapabilities, RouterContext, TrafficSnapshot } from "../router.js";
-import { AccessLogCounters, FLIP_LOG_FORMAT, slotOfLine } from "./access-log.js";
+import { AccessLogCounters, FLIP_LOG_FORMAT, parseNginxLine, slotOfNginxLine, type ParsedLine } from "../access-log.js";
 import type { NginxRouterConfig } from "./config.js";
 import { runNginxCommand } from "./nginx-commands.js";
 import { probeSlot, slotOfHeader, type ProbeAnswer } from "../slot-probe.js";
@@ -51,7 +51,7 @@ export class NginxRouter implements Router {
   /** Each slot's servers from setTargets (unused when `slots` fixes them in flip.yaml). */
   private readonly targets: Partial<Record<Slot, string[]>> = {};
   private pendingReload: PendingReload | undefined;
-  private readonly accessLog: AccessLogCounters | undefined;
+  private readonly accessLog: AccessLogCounters<ParsedLine> | undefined;
   /** Present with `accessLog`: each slot's traffic as nginx logged it (see access-log.ts). */
   readonly readTraffic?: (slot: Slot) => Promise<TrafficSnapshot>;
 
@@ -65,14 +65,17 @@ export class NginxRouter implements Router {
     this.upstream = config.upstream ?? context.app;
     this.capabilities = { weights: false, mirror: false, verify: config.probeUrl !== undefined, traffic: false };
     if (config.accessLog !== undefined) {
-      const counters = new AccessLogCounters(resolve(options.configDir, config.accessLog), (line) => slotOfLine(line, (slot) => this.config.slots?.[slot] ?? this.targets[slot] ?? []));
+      const counters = new AccessLogCounters(resolve(options.configDir, config.accessLog), parseNginxLine, (line) => slotOfNginxLine(line, (slot) => this.config.slots?.[slot] ?? this.targets[slot] ?? []));
       this.accessLog = counters;
       this.readTraffic = (slot) => counters.snapshot(slot, this.context.clock.now()).catch((error: unknown) => Promise.reject(this.accessLogError(error)));
     }
   }
 
   async start(): Promise<void> {
-    await this.accessLog?.start().catch((error: unknown) => Promise.reject(this.accessLogError(error)));
+    const found = await this.accessLog?.start().catch((error: unknown) => Promise.reject(this.accessLogError(error)));
+    if (found === false) {
+      this.context.logger.warn({ accessLog: this.accessLog?.path }, `${this.accessLog?.path} (router.accessLog) does not exist yet: nginx creates it when it starts or reloads with the access_log line; until it does, the monitor counts no requests`);
+    }
     const text = await this.readFile();
     const slot = slotOfFile(text);
     const state = text === undefined ? "does not exist yet" : slot ? `points at ${slot}` : "was not written by Flip yet";

@@ -8,7 +8,7 @@ import { expect, it } from "vitest";
 import { parseConfigText } from "../../config/load.js";
 import { findServerBinary } from "../testing/local-server.js";
 import { readmeBlocks } from "../testing/readme-blocks.js";
-import { FLIP_LOG_FORMAT } from "./access-log.js";
+import { FLIP_LOG_FORMAT } from "../access-log.js";
 import { renderUpstreamFile } from "./upstream-file.js";
 
 it("README: the nginx flip.yaml loads, and nginx -t accepts the nginx.conf lines with Flip's file", async () => {

@@ -30,6 +30,8 @@ export interface CaddyOptions {
   initialDials?: string[];
   /** Instead of a static list: upstreams from this SRV record, asked of `resolver` ("127.0.0.1:PORT") every `refresh`. */
   srv?: SrvSource;
+  /** Caddy writes its JSON access log of the server there (router.accessLog). */
+  accessLog?: string;
 }
 
 export interface SrvSource {
@@ -48,11 +50,17 @@ function upstreamsOf(dials: string[], srv: SrvSource | undefined): object {
   };
 }
 
-export function caddyConfig(options: { adminPort: number; port: number; dir: string; handlerId: string; dials: string[]; srv?: SrvSource | undefined }): object {
+export function caddyConfig(options: { adminPort: number; port: number; dir: string; handlerId: string; dials: string[]; srv?: SrvSource | undefined; accessLog?: string | undefined }): object {
+  const accessLog = options.accessLog;
   return {
     admin: { listen: `127.0.0.1:${options.adminPort}`, config: { persist: false } },
     storage: { module: "file_system", root: join(options.dir, "data") },
-    logging: { logs: { default: { level: "WARN" } } },
+    logging: {
+      logs: {
+        default: { level: "WARN", ...(accessLog ? { exclude: ["http.log.access.flip"] } : {}) },
+        ...(accessLog ? { flip: { writer: { output: "file", filename: accessLog }, encoder: { format: "json" }, include: ["http.log.access.flip"] } } : {}),
+      },
+    },
     apps: {
       http: {
         // Bounds how long a stop waits for open connections (Caddy's default waits for ever).
@@ -61,6 +69,7 @@ export function caddyConfig(options: { adminPort: number; port: number; dir: str
           flip: {
             listen: [`127.0.0.1:${options.port}`],
             automatic_https: { disable: true },
+            ...(accessLog ? { logs: { default_logger_name: "flip" } } : {}),
             routes: [
               {
                 handle: [
@@ -86,7 +95,7 @@ export async function startCaddy(options: CaddyOptions): Promise<CaddyServer> {
   const [adminPort, port] = [await pickFreePort(), await pickFreePort()];
   const config = join(dir, "caddy.json");
   // 127.0.0.1:9 (discard) answers for no slot: a fresh Caddy points at neither.
-  writeFileSync(config, JSON.stringify(caddyConfig({ adminPort, port, dir, handlerId: options.handlerId, dials: options.initialDials ?? ["127.0.0.1:9"], srv: options.srv }), null, 2));
+  writeFileSync(config, JSON.stringify(caddyConfig({ adminPort, port, dir, handlerId: options.handlerId, dials: options.initialDials ?? ["127.0.0.1:9"], srv: options.srv, accessLog: options.accessLog }), null, 2));
   let log = "";
   const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") };
   const child: ChildProcess = spawn(caddy, ["run", "--config", config], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });

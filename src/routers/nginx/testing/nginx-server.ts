@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { shellQuote } from "../../../platforms/command/shell.js";
 import { pickFreePort, probeTcp } from "../../../platforms/process/ports.js";
 import { findServerBinary, readIfExists, stopTree } from "../../testing/local-server.js";
-import { FLIP_LOG_FORMAT } from "../access-log.js";
+import { FLIP_LOG_FORMAT } from "../../access-log.js";
 
 export interface NginxServer {
   dir: string;
