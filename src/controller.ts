@@ -15,7 +15,7 @@ import type { Logger } from "./logging.js";
 import { attachNotifier } from "./notify/notifier.js";
 import { PrometheusExporter } from "./metrics/prometheus-exporter.js";
 import { createMetricsSource } from "./metrics/registry.js";
-import { TrafficHistory } from "./metrics/traffic-history.js";
+import { TrafficHistory, type TrafficReader } from "./metrics/traffic-history.js";
 import { createPlatform } from "./platforms/registry.js";
 import { createRouter } from "./routers/registry.js";
 import { Store } from "./store/store.js";
@@ -49,8 +49,14 @@ export async function startController(config: FlipConfig, options: { logger: Log
     state: store.driverState(`platform.${config.platform.kind}`),
     onEvent: (event) => engine.onPlatformEvent(event),
   });
-  // The dashboard's charts: the last 15 minutes of the router's counters, and where traffic switched.
-  const trafficHistory = new TrafficHistory({ clock, stats: () => router.traffic, versionOf: (slot) => store.slot(slot).version });
+  // The dashboard's charts: the last 15 minutes of the router's counters, and where traffic switched:
+  // the built-in proxy's counters, else a proxy's own (HAProxy's stats, an nginx or Caddy access log).
+  const trafficOf = (): TrafficReader | undefined => {
+    if (router.traffic) return router.traffic;
+    const readTraffic = router.readTraffic?.bind(router);
+    return readTraffic ? { snapshot: readTraffic } : undefined;
+  };
+  const trafficHistory = new TrafficHistory({ clock, stats: trafficOf, versionOf: (slot) => store.slot(slot).version });
   const router = createRouter(config, {
     app: config.app,
     logger: logger.child({ component: "router" }),

@@ -101,6 +101,41 @@ describe("TrafficHistory", () => {
     expect(series).toMatchObject({ available: false, times: [], slots: { blue: { requestRate: [] }, green: { requestRate: [] } } });
   });
 
+  it("samples counters read asynchronously (HAProxy's stats, an access log); a failed read leaves a gap", async () => {
+    const clock = new ManualClock();
+    const stats = new FakeStats(clock);
+    let failNext = false;
+    const reader = {
+      snapshot: async (slot: Slot) => {
+        await Promise.resolve();
+        if (failNext) throw new Error("runtime API unreachable");
+        return stats.snapshot(slot);
+      },
+    };
+    const history = new TrafficHistory({ clock, stats: () => reader });
+    /** Lets a read in progress finish (its promise chain takes a few turns). */
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    history.start();
+    await settle();
+    stats.record("green", 5, 2, 1);
+    await clock.advance(1000);
+    await settle();
+    failNext = true;
+    stats.record("green", 5, 2);
+    await clock.advance(1000);
+    await settle();
+    failNext = false;
+    stats.record("green", 5, 2);
+    await clock.advance(1000);
+    await settle();
+    history.stop();
+    const series = history.series({ seconds: 900 });
+    expect(series.times).toEqual([clock.now() - 2000, clock.now()]);
+    // The step after the gap spans it: 10 requests over the two seconds since the last good read.
+    expect(series.slots.green.requestRate).toEqual([5, 5]);
+    expect(series.slots.green.errorRate).toEqual([0.2, 0]);
+  });
+
   it("counts from zero when the counters went backwards (a new router)", () => {
     const at = 0;
     const counts = new Array<number>(BUCKET_BOUNDS_MS.length + 1).fill(0);

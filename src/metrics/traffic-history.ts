@@ -5,7 +5,12 @@
 import type { Clock } from "../core/clock.js";
 import { quantileMs, subtractCounts } from "../core/histogram.js";
 import { SLOTS, type Slot } from "../core/slots.js";
-import type { RouterEvent, TrafficSnapshot, TrafficStats } from "../routers/router.js";
+import type { RouterEvent, TrafficSnapshot } from "../routers/router.js";
+
+/** Cumulative counters per slot: the built-in proxy's (at once) or a proxy's own (HAProxy's stats, an access log: a promise). */
+export interface TrafficReader {
+  snapshot(slot: Slot): TrafficSnapshot | Promise<TrafficSnapshot>;
+}
 
 export const HISTORY_STEP_MS = 1_000;
 export const HISTORY_SECONDS = 15 * 60;
@@ -51,7 +56,7 @@ export interface TrafficSeriesQuery {
 export interface TrafficHistoryOptions {
   clock: Clock;
   /** The router's counters, read lazily: the router is built after the history. Undefined = no traffic capability. */
-  stats: () => TrafficStats | undefined;
+  stats: () => TrafficReader | undefined;
   /** The version a slot runs now, to label switch marks. */
   versionOf?: (slot: Slot) => string | undefined;
   stepMs?: number;
@@ -69,6 +74,8 @@ export class TrafficHistory {
   private readonly switches: SwitchMark[] = [];
   private previous: Record<Slot, TrafficSnapshot> | undefined;
   private running: AbortController | undefined;
+  /** A read of asynchronous counters still under way: the next step skips rather than overlaps it. */
+  private reading = false;
   private readonly stepMs: number;
   private readonly keepMs: number;
 
@@ -81,12 +88,12 @@ export class TrafficHistory {
     return this.options.stats() !== undefined;
   }
 
-  /** Samples every step until stop(). Does nothing for a router that does not see traffic. */
+  /** Samples every step until stop(). Does nothing for a router that cannot count traffic. */
   start(): void {
     if (this.running || !this.available) return;
     const running = new AbortController();
     this.running = running;
-    this.sample();
+    void this.sample(); // never rejects: a failed read is a gap
     void (async () => {
       while (!running.signal.aborted) {
         try {
@@ -94,7 +101,7 @@ export class TrafficHistory {
         } catch {
           return; // stopped
         }
-        this.sample();
+        await this.sample();
       }
     })();
   }
@@ -104,13 +111,26 @@ export class TrafficHistory {
     this.running = undefined;
   }
 
-  /** Reads both slots' counters and records the step since the last read (the first read only sets the baseline). */
-  sample(): void {
+  /**
+   * Reads both slots' counters and records the step since the last read (the first read only sets
+   * the baseline). Synchronous counters are recorded at once; a failed asynchronous read (the proxy
+   * unreachable for a moment) leaves a gap, not an error.
+   */
+  sample(): void | Promise<void> {
     const stats = this.options.stats();
-    if (!stats) return;
+    if (!stats || this.reading) return;
     const now = this.options.clock.now();
-    const current = {} as Record<Slot, TrafficSnapshot>;
-    for (const slot of SLOTS) current[slot] = stats.snapshot(slot);
+    const reads = SLOTS.map((slot) => stats.snapshot(slot));
+    if (reads.every((read): read is TrafficSnapshot => !(read instanceof Promise))) return this.record(now, reads);
+    this.reading = true;
+    return Promise.all(reads)
+      .then((snapshots) => this.record(now, snapshots))
+      .catch(() => undefined)
+      .finally(() => (this.reading = false));
+  }
+
+  private record(now: number, snapshots: readonly TrafficSnapshot[]): void {
+    const current = Object.fromEntries(SLOTS.map((slot, index) => [slot, snapshots[index] as TrafficSnapshot])) as Record<Slot, TrafficSnapshot>;
     const previous = this.previous;
     this.previous = current;
     if (!previous) return;
