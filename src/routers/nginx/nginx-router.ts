@@ -52,6 +52,8 @@ export class NginxRouter implements Router {
   private readonly targets: Partial<Record<Slot, string[]>> = {};
   private pendingReload: PendingReload | undefined;
   private readonly accessLog: AccessLogCounters<ParsedLine> | undefined;
+  /** The slot the file points at, as last read or written: where nginx's own answers count (access log). */
+  private fileSlot: Slot | undefined;
   /** Present with `accessLog`: each slot's traffic as nginx logged it (see access-log.ts). */
   readonly readTraffic?: (slot: Slot) => Promise<TrafficSnapshot>;
 
@@ -65,7 +67,10 @@ export class NginxRouter implements Router {
     this.upstream = config.upstream ?? context.app;
     this.capabilities = { weights: false, mirror: false, verify: config.probeUrl !== undefined, traffic: false };
     if (config.accessLog !== undefined) {
-      const counters = new AccessLogCounters(resolve(options.configDir, config.accessLog), parseNginxLine, (line) => slotOfNginxLine(line, (slot) => this.config.slots?.[slot] ?? this.targets[slot] ?? []));
+      // A line with neither slot header nor a server's address (nginx's own 502 when no server of
+      // the upstream is up logs the upstream's name) counts for the slot the file points at.
+      const serversOf = (slot: Slot) => this.config.slots?.[slot] ?? this.targets[slot] ?? [];
+      const counters = new AccessLogCounters(resolve(options.configDir, config.accessLog), parseNginxLine, (line) => slotOfNginxLine(line, serversOf) ?? this.fileSlot);
       this.accessLog = counters;
       this.readTraffic = (slot) => counters.snapshot(slot, this.context.clock.now()).catch((error: unknown) => Promise.reject(this.accessLogError(error)));
     }
@@ -78,6 +83,7 @@ export class NginxRouter implements Router {
     }
     const text = await this.readFile();
     const slot = slotOfFile(text);
+    this.fileSlot = slot;
     const state = text === undefined ? "does not exist yet" : slot ? `points at ${slot}` : "was not written by Flip yet";
     this.context.logger.info({ file: this.file, live: slot }, `nginx upstream file ${state}`);
   }
@@ -232,6 +238,7 @@ export class NginxRouter implements Router {
       );
     }
     this.pendingReload = { slot };
+    this.fileSlot = slot;
   }
 
   private run(command: string) {
