@@ -8,12 +8,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { InstantClock } from "../src/core/clock.testing.js";
 import { parseConfigText } from "../src/config/load.js";
-import { Engine } from "../src/engine/engine.js";
-import { silentLogger } from "../src/logging.js";
 import { BLUE_TG, FakeElb, GREEN_TG, LISTENER_ARN } from "../src/routers/aws-alb/testing/fake-elb.js";
-import { createRouter } from "../src/routers/registry.js";
 import { BLUE_ALB, FakeZone, GREEN_ALB, RECORD, ZONE_ID } from "../src/routers/route53/testing/fake-zone.js";
-import { Store } from "../src/store/store.js";
+import { startEngine } from "./helpers/engine-harness.js";
 import { standInPlatform } from "./helpers/stand-in-platform.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -39,17 +36,11 @@ async function harness(routerYaml: string) {
   const dir = mkdtempSync(join(tmpdir(), "flip-aws-"));
   const config = parseConfigText(`app: shop\n${PLATFORM}\n${routerYaml}\nverifyTimeout: 2m\n`, join(dir, "flip.yaml"));
   const clock = new InstantClock();
-  const store = Store.open(config.statePath, { clock });
-  const router = createRouter(config, { app: "shop", logger: silentLogger, clock, state: store.driverState(`router.${config.router.kind}`) });
-  const engine = new Engine({ config, store, platform: standInPlatform(), router, metrics: undefined, clock, logger: silentLogger });
+  const { store, engine, router, close } = await startEngine(config, dir, { clock, driverClock: clock, platform: standInPlatform(), metrics: null });
   cleanups.push(async () => {
-    await engine.stop();
-    await router.close();
-    store.close();
+    await close();
     rmSync(dir, { recursive: true, force: true });
   });
-  await router.start();
-  await engine.start();
   return { store, engine, router };
 }
 

@@ -9,11 +9,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { InstantClock } from "../src/core/clock.testing.js";
 import { parseConfigText } from "../src/config/load.js";
-import { Engine } from "../src/engine/engine.js";
-import { silentLogger } from "../src/logging.js";
-import { createRouter } from "../src/routers/registry.js";
 import { KEY_NAME, KEY_SECRET, RECORD, startBind, ZONE, type BindServer } from "../src/routers/dns/testing/bind-server.js";
-import { Store } from "../src/store/store.js";
+import { startEngine } from "./helpers/engine-harness.js";
 import { standInPlatform } from "./helpers/stand-in-platform.js";
 
 const BLUE = "192.0.2.10";
@@ -42,17 +39,11 @@ verifyTimeout: 5s
 `;
   const config = parseConfigText(yaml, join(dir, "flip.yaml"), { env: { FLIP_TSIG_SECRET: secret } });
   const clock = new InstantClock();
-  const store = Store.open(config.statePath, { clock });
-  const router = createRouter(config, { app: "shop", logger: silentLogger, clock, state: store.driverState(`router.${config.router.kind}`) });
-  const engine = new Engine({ config, store, platform: standInPlatform(), router, metrics: undefined, clock, logger: silentLogger });
+  const { store, engine, router, close } = await startEngine(config, dir, { clock, driverClock: clock, platform: standInPlatform(), metrics: null });
   cleanups.push(async () => {
-    await engine.stop();
-    await router.close();
-    store.close();
+    await close();
     rmSync(dir, { recursive: true, force: true });
   });
-  await router.start();
-  await engine.start();
   return { store, engine, router };
 }
 
