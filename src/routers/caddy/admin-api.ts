@@ -2,7 +2,12 @@
 // one object of the running config: read the reverse_proxy handler, replace its upstreams. Every
 // failure becomes a RouterError that says what Caddy answered and what to do.
 import { request } from "undici";
+import type { Clock } from "../../core/clock.js";
 import { describeError, RouterError } from "../../core/errors.js";
+
+/** A call reset while Caddy restarts its admin endpoint is tried this many times in all, RESET_RETRY_MS apart. */
+const RESET_ATTEMPTS = 4;
+const RESET_RETRY_MS = 50;
 
 /** The parts of a reverse_proxy handler the router reads. */
 export interface ProxyHandler {
@@ -18,6 +23,8 @@ export class CaddyAdminApi {
     readonly handlerId: string,
     /** An I/O limit per call, not a wait Flip decides on: it keeps a hung Caddy from stalling a switch. */
     private readonly timeoutMs: number,
+    /** Times the pause before a call reset by Caddy's admin endpoint restart is sent again. */
+    private readonly clock: Clock,
   ) {}
 
   /** GET /id/<handlerId>: the handler as Caddy runs it now. */
@@ -53,22 +60,32 @@ export class CaddyAdminApi {
   private async call(method: "GET" | "PATCH" | "PUT", path: string, body?: string): Promise<string> {
     const url = this.url(path);
     let response;
-    try {
-      // A new connection per call: Caddy restarts its admin endpoint after each config change,
-      // closing kept-alive connections, so reusing one would fail the next call now and then.
-      response = await request(url, {
-        method,
-        reset: true,
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-        ...(body === undefined ? {} : { body, headers: { "content-type": "application/json" } }),
-      });
-    } catch (error) {
-      throw new RouterError(
-        `Cannot reach Caddy's admin API at ${this.adminUrl} (router.adminUrl): ${describeRequestError(error)}.`,
-        "Is Caddy running? Its admin endpoint is `admin.listen` in Caddy's config (Caddy's default: localhost:2019; `admin off` disables it). Traffic is as before.",
-        { cause: error },
-      );
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // A new connection per call: Caddy restarts its admin endpoint after each config change,
+        // closing kept-alive connections, so reusing one would fail the next call now and then.
+        response = await request(url, {
+          method,
+          reset: true,
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: this.timeoutMs,
+          ...(body === undefined ? {} : { body, headers: { "content-type": "application/json" } }),
+        });
+        break;
+      } catch (error) {
+        // Even a new connection can meet the admin endpoint while Caddy swaps it, just after a change:
+        // the connection is reset before any answer. Every call here is idempotent (a read, or setting
+        // the same upstreams), so it is sent again, a few times, a moment apart.
+        if (attempt < RESET_ATTEMPTS && (error as { code?: string }).code === "ECONNRESET") {
+          await this.clock.sleep(RESET_RETRY_MS);
+          continue;
+        }
+        throw new RouterError(
+          `Cannot reach Caddy's admin API at ${this.adminUrl} (router.adminUrl): ${describeRequestError(error)}.`,
+          "Is Caddy running? Its admin endpoint is `admin.listen` in Caddy's config (Caddy's default: localhost:2019; `admin off` disables it). Traffic is as before.",
+          { cause: error },
+        );
+      }
     }
     const text = await response.body.text();
     if (response.statusCode >= 200 && response.statusCode < 300) return text;

@@ -43,7 +43,7 @@ export class CaddyRouter implements Router {
     options: { configDir: string } = { configDir: process.cwd() },
   ) {
     this.handlerId = config.handlerId ?? context.app;
-    const admin = new CaddyAdminApi(config.adminUrl, this.handlerId, config.timeout);
+    const admin = new CaddyAdminApi(config.adminUrl, this.handlerId, config.timeout, context.clock);
     this.upstreams = config.srv ? new SrvUpstreams(config.srv, admin) : new AdminUpstreams(admin);
     this.capabilities = { weights: false, mirror: false, verify: config.probeUrl !== undefined, traffic: false };
     if (config.accessLog !== undefined) {
