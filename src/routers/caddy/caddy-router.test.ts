@@ -1,7 +1,6 @@
 // The caddy router against a real Caddy (started per test, admin API and site on free loopback
 // ports): the shared router contract, the admin API calls, the probe, and the failure paths —
 // Caddy not running, an @id Caddy does not know, a probe header that never names the slot.
-import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../core/clock.js";
 import { InstantClock } from "../../core/clock.testing.js";
@@ -15,7 +14,7 @@ import type { RouterEvent } from "../router.js";
 import { CaddyRouter, WRITTEN_STATE_KEY } from "./caddy-router.js";
 import { caddyRouterSchema } from "./config.js";
 import { caddyFixture, HANDLER, requestThrough } from "./testing/caddy-fixture.js";
-import { startCaddy, UPSTREAM_HEADER, type CaddyServer } from "./testing/caddy-server.js";
+import { adminGet, startCaddy, UPSTREAM_HEADER, type CaddyServer } from "./testing/caddy-server.js";
 
 function routerConfig(caddy: CaddyServer, overrides: Record<string, unknown> = {}) {
   return caddyRouterSchema.parse({ kind: "caddy", adminUrl: caddy.adminUrl, probeUrl: `${caddy.url}/`, slotHeader: UPSTREAM_HEADER, ...overrides });
@@ -57,8 +56,7 @@ describe("CaddyRouter against Caddy", () => {
   }
 
   async function adminUpstreams(server: CaddyServer): Promise<unknown> {
-    const response = await request(`${server.adminUrl}/id/${HANDLER}/upstreams`, { reset: true });
-    return response.body.json();
+    return JSON.parse(await adminGet(server.adminUrl, `/id/${HANDLER}/upstreams`)) as unknown;
   }
 
   it("replaces the handler's upstreams through the admin API, reads them back, and plans the same call", async () => {

@@ -3,7 +3,6 @@
 // signed UPDATE of that record. The shared router contract, what `dig` answers after a switch,
 // Caddy's config left untouched, and the refusals — a handler that does not read the record, a
 // wrong key, no DNS server — each of which changes nothing.
-import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../core/clock.js";
 import { InstantClock } from "../../core/clock.testing.js";
@@ -17,7 +16,7 @@ import { routerContract } from "../router.contract.js";
 import { CaddyRouter } from "./caddy-router.js";
 import { caddyRouterSchema } from "./config.js";
 import { caddyFixture, HANDLER, requestThrough } from "./testing/caddy-fixture.js";
-import { startCaddy, UPSTREAM_HEADER, type CaddyServer } from "./testing/caddy-server.js";
+import { adminGet, startCaddy, UPSTREAM_HEADER, type CaddyServer } from "./testing/caddy-server.js";
 
 const SRV_NAME = `_http._tcp.shop.${ZONE}`;
 const REFRESH = "100ms";
@@ -38,8 +37,7 @@ function startSrvCaddy(bind: BindServer): Promise<CaddyServer> {
 }
 
 async function caddyConfigText(caddy: CaddyServer): Promise<string> {
-  const response = await request(`${caddy.adminUrl}/config/`, { reset: true });
-  return response.body.text();
+  return adminGet(caddy.adminUrl, "/config/");
 }
 
 routerContract(

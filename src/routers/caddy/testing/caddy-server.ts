@@ -113,6 +113,22 @@ export async function startCaddy(options: CaddyOptions): Promise<CaddyServer> {
   return { dir, adminUrl, url: `http://127.0.0.1:${port}`, pid: child.pid as number, log: () => log, stop };
 }
 
+/**
+ * GET on Caddy's admin API for a test, sent again when the connection is reset: Caddy swaps its
+ * admin endpoint just after a config change (the router does the same, see admin-api.ts).
+ */
+export async function adminGet(adminUrl: string, path: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await request(`${adminUrl}${path}`, { reset: true });
+      return await response.body.text();
+    } catch (error) {
+      if (attempt >= 4 || (error as { code?: string }).code !== "ECONNRESET") throw error;
+      await sleep(50);
+    }
+  }
+}
+
 /** Caddy answers on the admin API once the config is loaded and its servers listen. */
 async function waitUntilServing(child: ChildProcess, adminUrl: string, log: () => string): Promise<void> {
   for (let i = 0; i < 100; i++) {
