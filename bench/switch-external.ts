@@ -4,9 +4,7 @@
 // API) and Caddy switched by the caddy router (admin API, and SRV record) — so failures per switch can be compared side by side. Every response is recorded (start,
 // end, status, which slot answered); the two slot upstreams are one nginx naming its slot in a header.
 import { rmSync } from "node:fs";
-import { performance } from "node:perf_hooks";
-import { setTimeout as sleep } from "node:timers/promises";
-import { otherSlot, type Slot } from "../src/core/slots.js";
+import type { Slot } from "../src/core/slots.js";
 import { pickFreePort } from "../src/platforms/process/ports.js";
 import { makeWorkDir, nginxSlotUpstreams } from "./lib/configs.js";
 import { oldSlotTailsMs } from "./lib/old-slot-tail.js";
@@ -14,7 +12,8 @@ import { countFlag, durationFlag, parseFlags } from "./lib/options.js";
 import { ProcessGroup } from "./lib/processes.js";
 import { runRecordedLoad, type RecordedLoad } from "./lib/recorded-load.js";
 import { analyseSwitches, type SwitchRecord } from "./lib/switch-analysis.js";
-import { SWITCH_TARGETS, type Program, type RunningSwitchTarget, type SwitchTarget } from "./lib/switch-targets.js";
+import { switchEvery } from "./lib/switch-schedule.js";
+import { SWITCH_TARGETS, type Program, type SwitchTarget } from "./lib/switch-targets.js";
 import { fixed, formatTable, median, thousands, type Column } from "./lib/table.js";
 import { describeMachine, findExecutable, installHint } from "./lib/tools.js";
 
@@ -81,7 +80,7 @@ async function main(): Promise<number> {
         await runRecordedLoad({ origin: running.origin, connections, durationMs: warmupMs });
         const loadMs = durationMs + 2 * settleMs;
         const loadDone = runRecordedLoad({ origin: running.origin, connections, durationMs: loadMs });
-        const switched = switchEvery(running, intervalMs, switchCount, settleMs);
+        const switched = switchEvery((slot) => running.switchTo(slot), { initialSlot: INITIAL_SLOT, intervalMs, count: switchCount, settleMs });
         // Settled, not all(): if a switch fails, the load (bounded) still ends before anything is stopped.
         const [load, switches] = await Promise.allSettled([loadDone, switched]);
         if (load.status === "rejected") throw load.reason;
@@ -96,23 +95,6 @@ async function main(): Promise<number> {
   }
   printReport(rows, skipped);
   return 0;
-}
-
-/** Switches on a fixed schedule, one call at a time: a call longer than the interval delays the next. */
-async function switchEvery(target: RunningSwitchTarget, intervalMs: number, count: number, settleMs: number): Promise<SwitchRecord[]> {
-  const switches: SwitchRecord[] = [];
-  const firstAt = performance.now() + settleMs;
-  let live = INITIAL_SLOT;
-  for (let index = 0; index < count; index += 1) {
-    const wait = firstAt + index * intervalMs - performance.now();
-    if (wait > 0) await sleep(wait);
-    const to = otherSlot(live);
-    const issuedMs = performance.now();
-    await target.switchTo(to);
-    switches.push({ to, issuedMs, appliedMs: performance.now() });
-    live = to;
-  }
-  return switches;
 }
 
 const COLUMNS: Column[] = [

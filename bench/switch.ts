@@ -5,16 +5,15 @@
 // after a switch was applied may be answered by the old slot.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "undici";
-import { otherSlot, type Slot } from "../src/core/slots.js";
+import type { Slot } from "../src/core/slots.js";
 import { pickFreePort } from "../src/platforms/process/ports.js";
 import { makeWorkDir, nginxSlotUpstreams } from "./lib/configs.js";
 import { countFlag, durationFlag, parseFlags, repoRoot } from "./lib/options.js";
 import { ProcessGroup } from "./lib/processes.js";
 import { runRecordedLoad, type RecordedLoad } from "./lib/recorded-load.js";
 import { analyseSwitches, type SwitchAnalysis, type SwitchRecord } from "./lib/switch-analysis.js";
+import { controlSwitch, switchEvery } from "./lib/switch-schedule.js";
 import { fixed, median, thousands } from "./lib/table.js";
 import { describeMachine, findExecutable, installHint } from "./lib/tools.js";
 
@@ -62,7 +61,7 @@ async function main(): Promise<number> {
       const origin = `http://${addresses.proxy}`;
       await runRecordedLoad({ origin, connections, durationMs: warmupMs });
       const loadDone = runRecordedLoad({ origin, connections, durationMs: durationMs + 2 * settleMs });
-      const switched = switchEvery(control, intervalMs, switchCount, settleMs);
+      const switched = switchEvery((to) => controlSwitch(control, to), { initialSlot: INITIAL_SLOT, intervalMs, count: switchCount, settleMs });
       // Settled, not all(): if a switch fails, the load (bounded) still ends before anything is stopped.
       const [load, switches] = await Promise.allSettled([loadDone, switched]);
       if (load.status === "rejected") throw load.reason;
@@ -92,26 +91,6 @@ async function startEverything(group: ProcessGroup, nginx: string, workDir: stri
   await group.waitForPort(flip, HOST, proxyPort);
   await group.waitForPort(flip, HOST, controlPort);
   return { proxy: `${HOST}:${proxyPort}`, control: `${HOST}:${controlPort}` };
-}
-
-/** Switches on a fixed schedule (not "interval after the last one returned"), one call at a time. */
-async function switchEvery(control: Client, intervalMs: number, count: number, settleMs: number): Promise<SwitchRecord[]> {
-  const switches: SwitchRecord[] = [];
-  const firstAt = performance.now() + settleMs;
-  let live = INITIAL_SLOT;
-  for (let index = 0; index < count; index += 1) {
-    const wait = firstAt + index * intervalMs - performance.now();
-    if (wait > 0) await sleep(wait);
-    const to = otherSlot(live);
-    const issuedMs = performance.now();
-    const response = await control.request({ path: `/switch/${to}`, method: "POST" });
-    const body = await response.body.text();
-    const appliedMs = performance.now();
-    if (response.statusCode !== 200) throw new Error(`switch to ${to} failed: ${response.statusCode} ${body}`);
-    switches.push({ to, issuedMs, appliedMs });
-    live = to;
-  }
-  return switches;
 }
 
 function percentile(sorted: number[], fraction: number): number {

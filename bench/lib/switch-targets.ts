@@ -23,6 +23,7 @@ import { nginxRouterSchema } from "../../src/routers/nginx/config.js";
 import { NginxRouter } from "../../src/routers/nginx/nginx-router.js";
 import { shellQuote } from "../../src/platforms/command/shell.js";
 import { bindZone, nginxInstance } from "./configs.js";
+import { controlSwitch } from "./switch-schedule.js";
 import { repoRoot } from "./options.js";
 import type { ProcessGroup, Started } from "./processes.js";
 
@@ -85,11 +86,7 @@ const flipTarget: SwitchTarget = {
     const control = new Client(`http://${HOST}:${controlPort}`);
     return {
       origin: `http://${HOST}:${port}`,
-      async switchTo(slot) {
-        const response = await control.request({ path: `/switch/${slot}`, method: "POST" });
-        const body = await response.body.text();
-        if (response.statusCode !== 200) throw new Error(`switch to ${slot} failed: ${response.statusCode} ${body}`);
-      },
+      switchTo: (slot) => controlSwitch(control, slot),
       async stop() {
         await control.close();
         await stopProcess(flip);
