@@ -3,56 +3,26 @@ import { connect } from "node:net";
 import { Readable } from "node:stream";
 import { Agent, request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { systemClock } from "../core/clock.js";
-import type { Slot } from "../core/slots.js";
-import { silentLogger } from "../logging.js";
-import { ProxyServer, type ProxyOptions } from "./server.js";
-import { closeAll, startTextUpstream, startUpstream, type TestUpstream } from "./testing/upstream-server.js";
+import type { ProxyServer, ProxyOptions } from "./server.js";
+import { liveOn, ProxyHarness } from "./testing/proxy-harness.js";
 
 describe("ProxyServer", () => {
-  const proxies: ProxyServer[] = [];
-  const upstreams: TestUpstream[] = [];
+  const harness = new ProxyHarness();
   let client = new Agent();
 
   afterEach(async () => {
-    await closeAll(proxies);
-    await closeAll(upstreams);
+    await harness.close();
     await client.destroy(); // not close(): a failed test may leave a body unread
     client = new Agent();
   });
 
   async function startProxy(options: Partial<ProxyOptions> = {}): Promise<{ proxy: ProxyServer; base: string }> {
-    const proxy = new ProxyServer({
-      listen: "127.0.0.1:0",
-      drainTimeoutMs: 2_000,
-      connectTimeoutMs: 1_000,
-      upstreamTimeoutMs: 5_000,
-      connectionsPerReplica: 16,
-      clock: systemClock,
-      logger: silentLogger,
-      ...options,
-    });
-    proxies.push(proxy);
-    await proxy.start();
-    return { proxy, base: `http://${proxy.addresses().listen}` };
+    const { proxy, base } = await harness.start(options);
+    return { proxy, base };
   }
 
-  async function upstream(handler: Parameters<typeof startUpstream>[0]): Promise<TestUpstream> {
-    const started = await startUpstream(handler);
-    upstreams.push(started);
-    return started;
-  }
-
-  async function textUpstream(text: string): Promise<TestUpstream> {
-    const started = await startTextUpstream(text);
-    upstreams.push(started);
-    return started;
-  }
-
-  function liveOn(proxy: ProxyServer, slot: Slot, ...targets: TestUpstream[]): void {
-    proxy.setTargets(slot, targets.map((target, replica) => target.endpoint(slot, replica)));
-    proxy.switchTo(slot);
-  }
+  const upstream = (handler: Parameters<typeof harness.upstream>[0]) => harness.upstream(handler);
+  const textUpstream = (text: string) => harness.textUpstream(text);
 
   async function get(url: string): Promise<{ status: number; text: string }> {
     const response = await request(url, { dispatcher: client });
