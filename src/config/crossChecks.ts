@@ -5,6 +5,7 @@
 // Pure: the validated config in, problems out.
 import type { RawConfig } from "./schema.js";
 import { parseRule } from "../core/rules.js";
+import { ownTraffic } from "../routers/schemas.js";
 import { isLoopbackListen, parseListenAddress } from "./fields.js";
 import { formatPath } from "./source.js";
 import type { KeyPath, PathProblem } from "./source.js";
@@ -156,19 +157,19 @@ function rulesWithoutQueries(config: RawConfig): PathProblem[] {
 }
 
 /**
- * Without monitor.source, the haproxy router's counters (HAProxy's stats) feed the monitor: they
- * count requests and 5xx answers but keep no latency distribution, so a latency rule would never
- * be judged. Said at validation, not discovered as "n/a" in every window.
+ * Without monitor.source, a router's own counters feed the monitor; HAProxy's count requests and
+ * 5xx answers but keep no latency distribution, so a latency rule would never be judged. Said at
+ * validation, not discovered as "n/a" in every window.
  */
 function untimedLatencyRules(config: RawConfig): PathProblem[] {
-  if (config.monitor.source !== undefined || config.router.kind !== "haproxy") return [];
+  if (config.monitor.source !== undefined || ownTraffic(config.router) !== "counted") return [];
   return config.monitor.rules.flatMap((text, index) => {
     const parsed = parseRule(text);
     if (!parsed.ok || parsed.rule.metric === "errorRate" || parsed.rule.metric === "requestRate") return [];
     return [
       {
         path: ["monitor", "rules", index],
-        message: `rule "${text}": router haproxy counts requests and errors from HAProxy's stats but cannot time them, so ${parsed.rule.metric} is never measured; add a monitor.source (Prometheus) with a ${parsed.rule.metric} query, or remove the rule`,
+        message: `rule "${text}": router ${config.router.kind} counts requests and errors from HAProxy's stats but cannot time them, so ${parsed.rule.metric} is never measured; add a monitor.source (Prometheus) with a ${parsed.rule.metric} query, or remove the rule`,
       },
     ];
   });
@@ -183,7 +184,7 @@ function unmeasurableRequestRate(config: RawConfig): PathProblem[] {
     return [{ path: ["maxRequestRate"], message: "maxRequestRate needs a PromQL query for the live slot's traffic: add `requestRate: \"...\"` under monitor.source.queries" }];
   }
   const router = config.router;
-  if (router.kind === "builtin" || router.kind === "haproxy" || ((router.kind === "nginx" || router.kind === "caddy") && router.accessLog !== undefined)) return [];
+  if (ownTraffic(router) !== "none") return [];
   return [
     {
       path: ["maxRequestRate"],
